@@ -1,0 +1,48 @@
+# Two commands on a fresh clone: `make local` (run the service) and `make test` (every check).
+PYTHON ?= python3
+PORT ?= 3000
+VENV := .venv
+SAM_VENV := .venv-sam
+BIN := $(VENV)/bin
+export PYTHONPATH := layers/common/python:tools
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: local test lint unit bench build clean
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+## local: the embedded stack (moto + HTTP gateway) on 127.0.0.1:$(PORT)
+local: $(VENV)/.installed
+	$(BIN)/python -m local_stack --port $(PORT)
+
+## test: lint, template checks and the whole pytest suite
+test: lint unit
+
+lint: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/cfn-lint template.yaml
+	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
+
+unit: $(VENV)/.installed
+	$(BIN)/python -m pytest -n 2 -q
+
+## bench: DynamoDB request units per event, read cost of a page, cold imports
+bench: $(VENV)/.installed
+	$(BIN)/python tools/bench.py
+
+## build: sam build (no containers needed: runtime python3.11 matches this machine)
+build: $(SAM_VENV)/.installed
+	$(SAM_VENV)/bin/sam build
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache

@@ -1,0 +1,76 @@
+"""Admin: apps, keys and bearer tokens (admin credentials only; the authorizer enforces it)."""
+
+from http import HTTPStatus
+from typing import Annotated
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from eventlog_api import create_resolver, json_response
+
+from eventlog import apps, keys, tokens
+from eventlog.models import AppName, KeyIn, TokenIn
+
+logger = Logger()
+tracer = Tracer()
+app = create_resolver()
+
+PageLimit = Annotated[int, Query(ge=1, le=100)]
+
+
+@app.post("/apps/<app_id>")
+@tracer.capture_method
+def create_app(app_id: Annotated[AppName, Path(description="The new app's name")]) -> Response:
+    # API Gateway allows one variable name per path level, so the name arrives as {app_id}.
+    created = apps.create_app(app_id)
+    logger.info("app created", extra={"app_id": created.id, "app_name": created.name})
+    return json_response(created, HTTPStatus.CREATED)
+
+
+@app.get("/apps")
+def list_apps(limit: PageLimit = 20, cursor: Annotated[int | None, Query(ge=0)] = None) -> Response:
+    return json_response(apps.list_apps(limit, cursor))
+
+
+@app.get("/apps/<app_id>")
+def get_app(app_id: int) -> Response:
+    return json_response(apps.get_app(app_id))
+
+
+@app.post("/keys")
+@tracer.capture_method
+def create_key(request: Annotated[KeyIn, Body()]) -> Response:
+    created = keys.create_key(request)
+    logger.info("key created", extra={"key_id": created.id, "role": created.role})
+    return json_response(created, HTTPStatus.CREATED)
+
+
+@app.get("/keys")
+def list_keys(
+    limit: PageLimit = 20,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    app_id: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    return json_response(keys.list_keys(limit, cursor, app_id))
+
+
+@app.delete("/keys/<key_id>")
+@tracer.capture_method
+def revoke_key(key_id: str) -> Response:
+    revoked = keys.revoke_key(key_id)
+    logger.info("key revoked", extra={"key_id": key_id})
+    return json_response(revoked)
+
+
+@app.post("/tokens")
+@tracer.capture_method
+def create_token(request: Annotated[TokenIn, Body()]) -> Response:
+    return json_response(tokens.mint_token(request), HTTPStatus.CREATED)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

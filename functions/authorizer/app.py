@@ -1,0 +1,105 @@
+"""REQUEST authorizer: who is calling (x-api-key, X-INGEST-KEY or a bearer JWT), and may they?
+
+Missing or unknown credential: raise "Unauthorized" (API Gateway answers 401). Known caller on a
+route or app it may not use: a Deny policy with the reason in its context (403).
+"""
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.data_classes import event_source
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerRequestEvent,
+    APIGatewayAuthorizerResponse,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from eventlog import apps, keys, tokens, usage
+from eventlog.errors import AuthenticationError
+from eventlog.models import Principal, Role
+
+logger = Logger()
+tracer = Tracer()
+
+ADMINS = frozenset({Role.ADMIN})
+READERS = frozenset({Role.ADMIN, Role.USER})
+WRITERS = frozenset({Role.ADMIN, Role.USER, Role.INGEST})
+
+# Who may call each route (method, resource); any route not listed is for admins only.
+ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
+    ("POST", "/apps/{app_id}/events"): WRITERS,
+    ("GET", "/apps/{app_id}/events"): READERS,
+    ("GET", "/apps/{app_id}/events/{event_id}"): READERS,
+}
+
+
+class Unauthorized(Exception):
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
+
+
+def _identify(event: APIGatewayAuthorizerRequestEvent) -> tuple[Principal, str | None]:
+    """The caller and their usage-plan key; Unauthorized when there is no valid credential."""
+    for header in ("x-api-key", "X-INGEST-KEY"):
+        key = event.get_header_value(header, case_sensitive=False)
+        if key:
+            found = keys.authenticate_key(key.strip())
+            if found is None:
+                logger.info("unknown or revoked key", extra={"header": header})
+                raise Unauthorized
+            return found
+    authorization = event.get_header_value("Authorization", case_sensitive=False) or ""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        try:
+            principal = tokens.verify_token(token.strip())
+        except AuthenticationError as error:
+            logger.info("bearer token refused", extra={"reason": error.message})
+            raise Unauthorized from None
+        usage_key = apps.app_usage_key(principal.app_id) if principal.app_id else None
+        return principal, usage_key
+    raise Unauthorized
+
+
+def _refusal(principal: Principal, event: APIGatewayAuthorizerRequestEvent) -> str | None:
+    """Why the caller may not make this request, or None when they may."""
+    allowed = ROUTE_ROLES.get((event.http_method, event.resource), frozenset({Role.ADMIN}))
+    if principal.role not in allowed:
+        return (
+            f"a {principal.role.value} credential may not call {event.http_method} {event.resource}"
+        )
+    app_id = (event.path_parameters or {}).get("app_id")
+    if (
+        app_id is not None
+        and "{app_id}" in event.resource
+        and not principal.may_use_app(int(app_id) if app_id.isdigit() else -1)
+    ):
+        return f"this credential is for app {principal.app_id}, not app {app_id}"
+    return None
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@event_source(data_class=APIGatewayAuthorizerRequestEvent)
+def lambda_handler(event: APIGatewayAuthorizerRequestEvent, context: LambdaContext) -> dict:
+    principal, usage_key = _identify(event)
+    arn = event.parsed_arn
+    reason = _refusal(principal, event)
+    policy = APIGatewayAuthorizerResponse(
+        principal_id=principal.key_id,
+        region=arn.region,
+        aws_account_id=arn.aws_account_id,
+        api_id=arn.api_id,
+        stage=arn.stage,
+        context={
+            "role": principal.role.value,
+            "app_id": str(principal.app_id or ""),
+            "key_id": principal.key_id,
+            **({"reason": reason} if reason else {}),
+        },
+        usage_identifier_key=None if reason else usage_key or usage.operator_usage_key(),
+    )
+    if reason:
+        logger.info("request refused", extra={"key_id": principal.key_id, "reason": reason})
+        policy.deny_all_routes()
+    else:
+        policy.allow_route(event.http_method, event.path)
+    return policy.asdict()

@@ -1,0 +1,71 @@
+"""Ingest: POST /apps/{app_id}/events, one event or a batch of up to 100."""
+
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from eventlog_api import create_resolver, json_body, json_response
+
+from eventlog import idempotency, ingestion
+from eventlog.models import BatchResult
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+app = create_resolver()
+
+
+def _batch_status(result: BatchResult) -> HTTPStatus:
+    total = len(result.items)
+    if result.accepted == total:
+        return HTTPStatus.CREATED
+    if result.rejected == total:
+        return HTTPStatus.BAD_REQUEST
+    if result.duplicates == total:
+        return HTTPStatus.OK
+    return HTTPStatus.MULTI_STATUS
+
+
+def _ingest(app_id: int, payload: Any) -> dict[str, Any]:
+    """The answer as a plain dict, so an idempotent retry can replay it."""
+    if isinstance(payload, list):
+        result = ingestion.ingest_batch(app_id, payload)
+        metrics.add_metric("EventsAccepted", MetricUnit.Count, result.accepted)
+        metrics.add_metric("EventsRejected", MetricUnit.Count, result.rejected)
+        return {"status": _batch_status(result), "body": result.model_dump(exclude_none=True)}
+    stored = ingestion.ingest_one(app_id, payload)
+    accepted = stored.status == "accepted"
+    metrics.add_metric("EventsAccepted", MetricUnit.Count, int(accepted))
+    return {
+        "status": HTTPStatus.CREATED if accepted else HTTPStatus.OK,
+        "body": stored.event.model_dump(exclude_none=True),
+    }
+
+
+@app.post("/apps/<app_id>/events")
+@tracer.capture_method
+def post_events(app_id: int) -> Response:
+    payload = json_body(app)
+    key = app.current_event.get_header_value("Idempotency-Key", case_sensitive=False)
+    if key:
+        answer = idempotency.run_once(
+            scope=f"app:{app_id}",
+            key=key,
+            body=app.current_event.decoded_body or "",
+            compute=lambda: _ingest(app_id, payload),
+            lambda_context=app.lambda_context,
+        )
+    else:
+        answer = _ingest(app_id, payload)
+    return json_response(answer["body"], answer["status"])
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

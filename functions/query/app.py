@@ -1,0 +1,40 @@
+"""Query: list and get an app's events; the unauthenticated health check."""
+
+from typing import Annotated
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from eventlog_api import create_resolver, json_response
+
+from eventlog import queries
+from eventlog.models import EventQuery
+
+logger = Logger()
+tracer = Tracer()
+app = create_resolver()
+
+
+@app.get("/health")
+def health() -> Response:
+    return json_response({"status": "ok"})
+
+
+@app.get("/apps/<app_id>/events")
+@tracer.capture_method
+def list_events(app_id: int, query: Annotated[EventQuery, Query()]) -> Response:
+    return json_response(queries.list_events(app_id, query))
+
+
+@app.get("/apps/<app_id>/events/<event_id>")
+@tracer.capture_method
+def get_event(app_id: int, event_id: str) -> Response:
+    return json_response(queries.get_event(app_id, event_id))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

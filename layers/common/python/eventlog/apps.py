@@ -1,0 +1,45 @@
+"""Apps: the tenants. Each has an integer id, a unique name and its own ingest key."""
+
+from eventlog import registry, usage
+from eventlog.errors import NotFoundError
+from eventlog.keys import hash_key, new_key_record
+from eventlog.models import App, AppCreated, AppPage, Role
+from eventlog.timeutil import format_iso, utcnow
+
+
+def create_app(name: str) -> AppCreated:
+    app_id = registry.next_app_id()
+    usage_key_id, usage_key = usage.create_app_usage_key(app_id, name)
+    app = {
+        "id": app_id,
+        "name": name,
+        "created_at": format_iso(utcnow()),
+        "usage_key": usage_key,
+        "usage_key_id": usage_key_id,
+    }
+    ingest_key, key_record = new_key_record(Role.INGEST, app_id, "ingest key", usage_key)
+    try:
+        registry.put_app_with_key(app, hash_key(ingest_key), key_record)
+    except Exception:
+        usage.delete_usage_key(usage_key_id)
+        raise
+    return AppCreated.model_validate({**app, "ingest_key": ingest_key})
+
+
+def get_app(app_id: int) -> App:
+    item = registry.get_app(app_id)
+    if item is None:
+        raise NotFoundError(f"no app with id {app_id}")
+    return App.model_validate(item)
+
+
+def app_usage_key(app_id: int) -> str | None:
+    item = registry.get_app(app_id)
+    return item["usage_key"] if item else None
+
+
+def list_apps(limit: int, after: int | None) -> AppPage:
+    found = registry.list_apps(limit, after)
+    items = [App.model_validate(item) for item in found[:limit]]
+    next_cursor = str(items[-1].id) if len(found) > limit else None
+    return AppPage(items=items, next_cursor=next_cursor)

@@ -1,0 +1,52 @@
+"""DynamoDB access shared by the repositories.
+
+Clients are created on first use so that importing a handler stays cheap.
+"""
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from typing import Any
+
+import boto3
+
+from eventlog.config import get_settings
+
+# Conditional writes cannot be batched, so they go out in parallel.
+WRITE_CONCURRENCY = 8
+
+
+@cache
+def _resource() -> Any:
+    return boto3.resource("dynamodb")
+
+
+def client() -> Any:
+    """The low-level client behind the tables (thread-safe, unlike the resource)."""
+    return _resource().meta.client
+
+
+def events_table() -> Any:
+    return _resource().Table(get_settings().events_table)
+
+
+def registry_table() -> Any:
+    return _resource().Table(get_settings().registry_table)
+
+
+def query_items(table: Any, **query: Any) -> Iterator[dict[str, Any]]:
+    """Every item a Query matches, page after page, fetched only as the caller reads on."""
+    while True:
+        page = table.query(**query)
+        yield from page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def run_parallel(calls: list[Any]) -> list[Any]:
+    """Run zero-argument callables concurrently; results in order, the first error raised."""
+    if len(calls) <= 1:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(max_workers=min(WRITE_CONCURRENCY, len(calls))) as pool:
+        return list(pool.map(lambda call: call(), calls))

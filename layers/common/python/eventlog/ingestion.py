@@ -1,0 +1,139 @@
+"""Ingestion: validate, stamp, deduplicate and store events.
+
+Deduplication: an event with a client `event_id` first claims that id (a conditional write), then
+is stored with a conditional write under the ULID the claim holds. A retry finds the claim and
+re-stores the event under the same ULID only if the first attempt died in between, so the event
+ends up stored exactly once.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from eventlog import apps, db, repository
+from eventlog.config import get_settings
+from eventlog.errors import InvalidInputError
+from eventlog.ids import new_ulid
+from eventlog.models import MAX_BATCH, BatchItemResult, BatchResult, Event, EventIn, FieldError
+from eventlog.timeutil import epoch_seconds, format_iso, utcnow
+
+
+@dataclass
+class Stored:
+    status: Literal["accepted", "duplicate"]
+    event: Event
+
+
+def field_errors(error: ValidationError) -> list[FieldError]:
+    return [
+        FieldError(
+            field=".".join(str(part) for part in item["loc"]) or "event",
+            message=item["msg"].removeprefix("Value error, "),
+        )
+        for item in error.errors()
+    ]
+
+
+def _stamp(app_id: int, event_in: EventIn, received: datetime) -> Event:
+    occurred = event_in.occurred_at or received
+    if event_in.sent_at is not None:
+        # The client's clock is off by (sent_at - received): shift occurred_at by as much.
+        occurred += received - event_in.sent_at
+    return Event(
+        id=new_ulid(received),
+        app_id=app_id,
+        received_at=format_iso(received),
+        occurred_at=format_iso(occurred),
+        **event_in.model_dump(exclude={"occurred_at", "sent_at"}),
+    )
+
+
+def _store(app_id: int, events_in: list[EventIn]) -> list[Stored]:
+    apps.get_app(app_id)
+    received = utcnow()
+    expires_at = epoch_seconds(received + timedelta(days=get_settings().retention_days))
+    events = [_stamp(app_id, event_in, received) for event_in in events_in]
+
+    fresh = [i for i, event in enumerate(events) if event.event_id is None]
+    first_with_id: dict[str, int] = {}
+    repeated: dict[int, int] = {}
+    for i, event in enumerate(events):
+        if event.event_id is not None:
+            repeated_of = first_with_id.setdefault(event.event_id, i)
+            if repeated_of != i:
+                repeated[i] = repeated_of
+    claiming = list(first_with_id.values())
+
+    earlier_claims = db.run_parallel(
+        [
+            lambda e=events[i]: repository.claim_client_event_id(
+                app_id, e.event_id, e.id, e.received_at, expires_at
+            )
+            for i in claiming
+        ]
+    )
+    for i, claim in zip(claiming, earlier_claims, strict=True):
+        if claim is not None:
+            events[i] = events[i].model_copy(
+                update={"id": claim["id"], "received_at": claim["received_at"]}
+            )
+    stored_now = db.run_parallel(
+        [lambda e=events[i]: repository.put_event_once(e, expires_at) for i in claiming]
+    )
+    repository.put_new_events([events[i] for i in fresh], expires_at)
+
+    results: dict[int, Stored] = {i: Stored("accepted", events[i]) for i in fresh}
+    for i, stored in zip(claiming, stored_now, strict=True):
+        results[i] = Stored("accepted" if stored else "duplicate", events[i])
+    for i, first in repeated.items():
+        results[i] = Stored("duplicate", events[first])
+    return [results[i] for i in range(len(events))]
+
+
+def ingest_one(app_id: int, raw: Any) -> Stored:
+    """Store one event; a duplicate returns the event stored first."""
+    try:
+        event_in = EventIn.model_validate(raw)
+    except ValidationError as error:
+        raise InvalidInputError("invalid event", details=_dump(field_errors(error))) from None
+    (stored,) = _store(app_id, [event_in])
+    if stored.status == "duplicate":
+        original = repository.get_event(app_id, stored.event.id, epoch_seconds(utcnow()))
+        return Stored("duplicate", original or stored.event)
+    return stored
+
+
+def ingest_batch(app_id: int, raw_items: list[Any]) -> BatchResult:
+    """Store the valid events of a batch and report on every item."""
+    if not raw_items:
+        raise InvalidInputError("the batch is empty: send at least one event")
+    if len(raw_items) > MAX_BATCH:
+        raise InvalidInputError(f"a batch holds at most {MAX_BATCH} events, got {len(raw_items)}")
+    results: list[BatchItemResult | None] = [None] * len(raw_items)
+    valid: list[tuple[int, EventIn]] = []
+    for index, raw in enumerate(raw_items):
+        try:
+            valid.append((index, EventIn.model_validate(raw)))
+        except ValidationError as error:
+            results[index] = BatchItemResult(
+                index=index, status="rejected", errors=field_errors(error)
+            )
+    if valid:
+        stored = _store(app_id, [event_in for _, event_in in valid])
+        for (index, _), outcome in zip(valid, stored, strict=True):
+            results[index] = BatchItemResult(
+                index=index, status=outcome.status, id=outcome.event.id
+            )
+    items = [result for result in results if result is not None]
+    return BatchResult(
+        accepted=sum(item.status == "accepted" for item in items),
+        duplicates=sum(item.status == "duplicate" for item in items),
+        rejected=sum(item.status == "rejected" for item in items),
+        items=items,
+    )
+
+
+def _dump(errors: list[FieldError]) -> list[dict[str, Any]]:
+    return [error.model_dump() for error in errors]

@@ -1,0 +1,70 @@
+"""API keys: created once in plaintext, stored only as SHA-256 hashes, revocable."""
+
+import hashlib
+import secrets
+from typing import Any
+
+from eventlog import registry, usage
+from eventlog.errors import InvalidInputError, NotFoundError
+from eventlog.ids import new_key_id
+from eventlog.models import Key, KeyCreated, KeyIn, KeyPage, Principal, Role
+from eventlog.timeutil import format_iso, utcnow
+
+
+def hash_key(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def new_key_record(
+    role: Role, app_id: int | None, label: str | None, usage_key: str
+) -> tuple[str, dict[str, Any]]:
+    """A fresh plaintext key and the record to store under its hash."""
+    record: dict[str, Any] = {
+        "id": new_key_id(utcnow()),
+        "role": role.value,
+        "created_at": format_iso(utcnow()),
+        "usage_key": usage_key,
+    }
+    if app_id is not None:
+        record["app_id"] = app_id
+    if label:
+        record["label"] = label
+    return secrets.token_hex(32), record
+
+
+def create_key(request: KeyIn) -> KeyCreated:
+    if request.app_id is None:
+        usage_key = usage.operator_usage_key()
+    else:
+        app = registry.get_app(request.app_id)
+        if app is None:
+            raise InvalidInputError(f"app {request.app_id} does not exist")
+        usage_key = app["usage_key"]
+    plaintext, record = new_key_record(request.role, request.app_id, request.label, usage_key)
+    registry.put_key(hash_key(plaintext), record)
+    return KeyCreated.model_validate({**record, "key": plaintext})
+
+
+def list_keys(limit: int, after: str | None, app_id: int | None) -> KeyPage:
+    found = registry.list_keys(limit, after, app_id)
+    items = [Key.model_validate(item) for item in found[:limit]]
+    return KeyPage(items=items, next_cursor=items[-1].id if len(found) > limit else None)
+
+
+def revoke_key(key_id: str) -> Key:
+    item = registry.get_key_by_id(key_id)
+    if item is None:
+        raise NotFoundError(f"no key with id '{key_id}'")
+    return Key.model_validate(registry.mark_key_revoked(item, format_iso(utcnow())))
+
+
+def authenticate_key(plaintext: str) -> tuple[Principal, str] | None:
+    """The principal of a live key and its usage key, or None for unknown and revoked keys."""
+    item = registry.get_key_by_hash(hash_key(plaintext))
+    if item is None or item.get("revoked_at"):
+        return None
+    app_id = item.get("app_id")
+    principal = Principal(
+        role=item["role"], app_id=int(app_id) if app_id is not None else None, key_id=item["id"]
+    )
+    return principal, item["usage_key"]

@@ -1,0 +1,128 @@
+"""Raw events in DynamoDB.
+
+Layout of the events table (`pk`, `sk`):
+- an event: `APP#<app_id>` / `E#<ulid>`; ULIDs sort by received time, so listing newest first and
+  filtering by received time are key ranges of one Query;
+- a client `event_id` claim: `APP#<app_id>#EID` / `<event_id>`, holding the ULID it was stored
+  under, so the same client id is stored once however often it is sent.
+Both carry `expires_at` (epoch seconds) for DynamoDB's TTL.
+"""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+
+from eventlog import db
+from eventlog.models import Event
+
+JSON_FIELDS = ("data", "stack", "tags")
+
+
+def _event_key(app_id: int, event_id: str) -> dict[str, str]:
+    return {"pk": f"APP#{app_id}", "sk": f"E#{event_id}"}
+
+
+def _claim_key(app_id: int, client_event_id: str) -> dict[str, str]:
+    return {"pk": f"APP#{app_id}#EID", "sk": client_event_id}
+
+
+def to_item(event: Event, expires_at: int) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **_event_key(event.app_id, event.id),
+        **event.model_dump(exclude_none=True, exclude=set(JSON_FIELDS)),
+        "expires_at": expires_at,
+    }
+    # JSON objects are kept as text: DynamoDB has no floats and would reorder nothing we need.
+    for field in JSON_FIELDS:
+        value = getattr(event, field)
+        if value is not None:
+            item[field] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return item
+
+
+def from_item(item: dict[str, Any]) -> Event:
+    fields = {k: v for k, v in item.items() if k not in ("pk", "sk", "expires_at")}
+    for field in JSON_FIELDS:
+        if field in fields:
+            fields[field] = json.loads(fields[field])
+    fields["app_id"] = int(fields["app_id"])
+    fields["count"] = int(fields.get("count", 1))
+    return Event.model_validate(fields)
+
+
+def put_new_events(events: list[Event], expires_at: int) -> None:
+    """Store events whose ids are fresh ULIDs: nothing can collide, so they are batched."""
+    with db.events_table().batch_writer() as batch:
+        for event in events:
+            batch.put_item(Item=to_item(event, expires_at))
+
+
+def put_event_once(event: Event, expires_at: int) -> bool:
+    """Store an event unless its id exists already; True when this call stored it."""
+    try:
+        db.events_table().put_item(
+            Item=to_item(event, expires_at), ConditionExpression=Attr("pk").not_exists()
+        )
+    except db.client().exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def claim_client_event_id(
+    app_id: int, client_event_id: str, event_id: str, received_at: str, expires_at: int
+) -> dict[str, Any] | None:
+    """Claim a client event id for `event_id`; returns the earlier claim when there is one."""
+    table = db.events_table()
+    try:
+        table.put_item(
+            Item={
+                **_claim_key(app_id, client_event_id),
+                "id": event_id,
+                "received_at": received_at,
+                "expires_at": expires_at,
+            },
+            ConditionExpression=Attr("pk").not_exists(),
+        )
+    except db.client().exceptions.ConditionalCheckFailedException:
+        earlier = table.get_item(Key=_claim_key(app_id, client_event_id), ConsistentRead=True)
+        return earlier.get("Item")
+    return None
+
+
+def get_event(app_id: int, event_id: str, now_epoch: int) -> Event | None:
+    item = db.events_table().get_item(Key=_event_key(app_id, event_id)).get("Item")
+    # TTL deletion lags by up to days: expired events are hidden here, not only by DynamoDB.
+    if item is None or int(item["expires_at"]) <= now_epoch:
+        return None
+    return from_item(item)
+
+
+def query_events(
+    app_id: int,
+    *,
+    lowest_id: str,
+    highest_id: str,
+    start_after_id: str | None,
+    now_epoch: int,
+    filters: dict[str, str],
+    page_size: int,
+) -> Iterator[Event]:
+    """An app's events, newest first, with ids in [lowest_id, highest_id], lazily."""
+    condition = Key("pk").eq(f"APP#{app_id}") & Key("sk").between(
+        f"E#{lowest_id}", f"E#{highest_id}"
+    )
+    item_filter = Attr("expires_at").gt(now_epoch)
+    for field, value in filters.items():
+        item_filter &= Attr(field).eq(value)
+    query: dict[str, Any] = {
+        "KeyConditionExpression": condition,
+        "FilterExpression": item_filter,
+        "ScanIndexForward": False,
+        "Limit": page_size,
+    }
+    if start_after_id:
+        query["ExclusiveStartKey"] = _event_key(app_id, start_after_id)
+    for item in db.query_items(db.events_table(), **query):
+        yield from_item(item)

@@ -1,0 +1,119 @@
+"""The HTTP side every API function shares: one resolver setup, one error format, the caller.
+
+Errors always look like `{"error": CODE, "message": text}`, with `details` naming each bad field.
+The core (package `eventlog`) raises domain errors; this is the one place they become statuses.
+"""
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+
+from eventlog.errors import (
+    AuthenticationError,
+    ConflictError,
+    EventlogError,
+    IdempotencyKeyReusedError,
+    InvalidInputError,
+    NotFoundError,
+    PayloadTooLargeError,
+)
+from eventlog.models import Principal
+
+MAX_BODY_BYTES = 256 * 1024
+
+STATUS_OF_ERROR: dict[type[EventlogError], HTTPStatus] = {
+    InvalidInputError: HTTPStatus.BAD_REQUEST,
+    AuthenticationError: HTTPStatus.UNAUTHORIZED,
+    NotFoundError: HTTPStatus.NOT_FOUND,
+    ConflictError: HTTPStatus.CONFLICT,
+    IdempotencyKeyReusedError: HTTPStatus.UNPROCESSABLE_ENTITY,
+    PayloadTooLargeError: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+}
+
+logger = Logger()
+
+
+def json_response(body: BaseModel | dict | list, status: int = HTTPStatus.OK) -> Response:
+    text = (
+        body.model_dump_json(exclude_none=True)
+        if isinstance(body, BaseModel)
+        else json.dumps(body, ensure_ascii=False)
+    )
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=text)
+
+
+def error_response(
+    status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> Response:
+    body: dict[str, Any] = {"error": code, "message": message}
+    if details:
+        body["details"] = details
+    return json_response(body, status)
+
+
+def _field_name(location: tuple) -> str:
+    # Powertools prefixes the source ("query", "path", "body"); the caller knows the field.
+    parts = [str(part) for part in location[1:]] or [str(part) for part in location]
+    return ".".join(parts) or "body"
+
+
+def create_resolver() -> APIGatewayRestResolver:
+    """A REST resolver with request validation and the service's error format."""
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(error: RequestValidationError) -> Response:
+        details = [
+            {"field": _field_name(tuple(item["loc"])), "message": item["msg"]}
+            for item in error.errors()
+        ]
+        fields = ", ".join(sorted({item["field"] for item in details}))
+        return error_response(
+            HTTPStatus.BAD_REQUEST, "VALIDATION_ERROR", f"invalid {fields}", details
+        )
+
+    @app.exception_handler(EventlogError)
+    def _domain_error(error: EventlogError) -> Response:
+        status = STATUS_OF_ERROR.get(type(error), HTTPStatus.BAD_REQUEST)
+        return error_response(status, error.code, error.message, error.details)
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(
+            HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL", "internal error; it has been logged"
+        )
+
+    @app.not_found
+    def _no_route(_: Exception) -> Response:
+        return error_response(HTTPStatus.NOT_FOUND, "NOT_FOUND", "No such route")
+
+    return app
+
+
+def caller(app: APIGatewayRestResolver) -> Principal:
+    """The principal the authorizer put in the request context."""
+    context = app.current_event.request_context.authorizer.raw_event
+    app_id = context.get("app_id")
+    return Principal(
+        role=context["role"], app_id=int(app_id) if app_id else None, key_id=context["key_id"]
+    )
+
+
+def json_body(app: APIGatewayRestResolver) -> Any:
+    """The request body parsed as JSON, refusing oversized and malformed bodies."""
+    body = app.current_event.decoded_body or ""
+    size = len(body.encode())
+    if size > MAX_BODY_BYTES:
+        raise PayloadTooLargeError(f"the body is {size} bytes; the limit is {MAX_BODY_BYTES}")
+    if not body.strip():
+        raise InvalidInputError("the body is empty: send JSON")
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as error:
+        raise InvalidInputError(f"malformed JSON: {error}") from None

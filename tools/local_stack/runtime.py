@@ -1,0 +1,146 @@
+"""The template's Lambda functions, loaded in-process and invoked the way Lambda invokes them."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from local_stack.template import ACCOUNT_ID, REGION, Template, env_string
+
+FUNCTION_TYPES = ("AWS::Serverless::Function",)
+
+
+@dataclass
+class LambdaContext:
+    """The context object of the Python runtime (the attributes handlers and Powertools read)."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_seconds: float
+    log_group_name: str
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    identity: Any = None
+    client_context: Any = None
+    _started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return f"{time.strftime('%Y/%m/%d')}/[$LATEST]{self.aws_request_id.replace('-', '')}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        elapsed = time.monotonic() - self._started
+        return max(0, int((self.timeout_seconds - elapsed) * 1000))
+
+
+@dataclass
+class LambdaFunction:
+    logical_id: str
+    name: str
+    handler: Any
+    environment: dict[str, str]
+    timeout: float
+    memory: int
+    log_group: str
+    events: dict[str, dict[str, Any]]  # unresolved Events of the template
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        """Call the handler with a JSON copy of the event, and return a JSON copy of the result.
+
+        The JSON round trips are what Lambda does: a handler that returns something it cannot
+        serialise (a Decimal, a datetime) fails here exactly as it would on AWS.
+        """
+        context = LambdaContext(
+            function_name=self.name,
+            memory_limit_in_mb=self.memory,
+            timeout_seconds=self.timeout,
+            log_group_name=self.log_group,
+        )
+        result = self.handler(json.loads(json.dumps(event)), context)
+        return json.loads(json.dumps(result))
+
+
+def load_functions(template: Template) -> dict[str, LambdaFunction]:
+    """Import every function's handler (environment applied first, as Lambda would)."""
+    _add_layers_to_path(template)
+    functions = {}
+    for logical_id, _ in template.of_type(*FUNCTION_TYPES):
+        props = template.properties(logical_id, "Function")
+        env = {
+            key: env_string(value)
+            for key, value in template.resolve(
+                (props.get("Environment") or {}).get("Variables") or {}
+            ).items()
+        }
+        name = template.physical_ids.get(logical_id, logical_id)
+        logging_config = template.resolve(props.get("LoggingConfig") or {})
+        os.environ.update(env)  # Powertools reads e.g. POWERTOOLS_SERVICE_NAME at import
+        functions[logical_id] = LambdaFunction(
+            logical_id=logical_id,
+            name=name,
+            handler=_import_handler(template, logical_id, props),
+            environment=env,
+            timeout=float(template.resolve(props.get("Timeout", 3))),
+            memory=int(template.resolve(props.get("MemorySize", 128))),
+            log_group=logging_config.get("LogGroup", f"/aws/lambda/{name}"),
+            events=props.get("Events") or {},
+        )
+    return functions
+
+
+def _add_layers_to_path(template: Template) -> None:
+    """Layers' python/ folders are importable in Lambda; here too (dependencies: the venv)."""
+    layer_types = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
+    for _, props in template.of_type(*layer_types):
+        content = props.get("ContentUri") or props.get("Content")
+        if isinstance(content, str):
+            python_dir = template.path(content) / "python"
+            if python_dir.is_dir() and str(python_dir) not in sys.path:
+                sys.path.append(str(python_dir))
+
+
+def _import_handler(template: Template, logical_id: str, props: dict[str, Any]) -> Any:
+    code_dir = template.path(str(template.resolve(props["CodeUri"])))
+    module_path, _, attribute = str(template.resolve(props["Handler"])).rpartition(".")
+    source = code_dir / (module_path.replace(".", "/") + ".py")
+    module = import_module_from(source, code_dir, f"local_stack_fn_{logical_id}")
+    return getattr(module, attribute)
+
+
+def import_module_from(source: Path, code_dir: Path, module_name: str) -> ModuleType:
+    """Import a function's module under a unique name, its sibling modules importable.
+
+    Several functions have an `app.py` (and maybe a `routes.py`): each function's own modules
+    are dropped from sys.modules after its import so the next function imports its own.
+    """
+    spec = importlib.util.spec_from_file_location(module_name, source)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {source}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    sys.path.insert(0, str(code_dir))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(code_dir))
+        for name, loaded in list(sys.modules.items()):
+            loaded_file = getattr(loaded, "__file__", None) or ""
+            if name != module_name and _is_under(loaded_file, code_dir):
+                del sys.modules[name]
+    return module
+
+
+def _is_under(file: str, folder: Path) -> bool:
+    return bool(file) and Path(file).resolve().is_relative_to(folder)
