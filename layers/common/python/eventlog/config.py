@@ -12,8 +12,9 @@ class Settings:
     idempotency_table: str
     retention_days: int
     signing_secret_parameter: str
-    usage_plan_id: str
-    operator_api_key_id: str
+    # SSM parameter names: the ids themselves cannot be passed in (a circular dependency in CFN).
+    usage_plan_id_parameter: str
+    operator_api_key_id_parameter: str
 
 
 @cache
@@ -25,6 +26,6 @@ def get_settings() -> Settings:
         idempotency_table=env.get("IDEMPOTENCY_TABLE", "IdempotencyTable"),
         retention_days=int(env.get("RETENTION_DAYS", "30")),
         signing_secret_parameter=env.get("SIGNING_SECRET_PARAMETER", "/eventlog/signing-secret"),
-        usage_plan_id=env.get("USAGE_PLAN_ID", ""),
-        operator_api_key_id=env.get("OPERATOR_API_KEY_ID", ""),
+        usage_plan_id_parameter=env.get("USAGE_PLAN_ID_PARAMETER", ""),
+        operator_api_key_id_parameter=env.get("OPERATOR_API_KEY_ID_PARAMETER", ""),
     )

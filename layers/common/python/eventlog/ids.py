@@ -25,8 +25,15 @@ def _millis(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def new_ulids(moment: datetime, count: int) -> list[str]:
+    """`count` ULIDs of one millisecond, increasing, so a batch lists back in its own order."""
+    time_part = _encode(_millis(moment), 10)
+    start = secrets.randbits(79)  # leaves room to count up without overflowing 80 bits
+    return [time_part + _encode(start + offset, 16) for offset in range(count)]
+
+
 def new_ulid(moment: datetime) -> str:
-    return _encode(_millis(moment), 10) + _encode(secrets.randbits(80), 16)
+    return new_ulids(moment, 1)[0]
 
 
 def lowest_ulid(moment: datetime) -> str:

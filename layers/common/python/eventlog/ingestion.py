@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from eventlog import apps, db, repository
 from eventlog.config import get_settings
 from eventlog.errors import InvalidInputError
-from eventlog.ids import new_ulid
+from eventlog.ids import new_ulids
 from eventlog.models import MAX_BATCH, BatchItemResult, BatchResult, Event, EventIn, FieldError
 from eventlog.timeutil import epoch_seconds, format_iso, utcnow
 
@@ -36,13 +36,13 @@ def field_errors(error: ValidationError) -> list[FieldError]:
     ]
 
 
-def _stamp(app_id: int, event_in: EventIn, received: datetime) -> Event:
+def _stamp(app_id: int, event_in: EventIn, event_id: str, received: datetime) -> Event:
     occurred = event_in.occurred_at or received
     if event_in.sent_at is not None:
         # The client's clock is off by (sent_at - received): shift occurred_at by as much.
         occurred += received - event_in.sent_at
     return Event(
-        id=new_ulid(received),
+        id=event_id,
         app_id=app_id,
         received_at=format_iso(received),
         occurred_at=format_iso(occurred),
@@ -54,7 +54,11 @@ def _store(app_id: int, events_in: list[EventIn]) -> list[Stored]:
     apps.get_app(app_id)
     received = utcnow()
     expires_at = epoch_seconds(received + timedelta(days=get_settings().retention_days))
-    events = [_stamp(app_id, event_in, received) for event_in in events_in]
+    ids = new_ulids(received, len(events_in))
+    events = [
+        _stamp(app_id, event_in, event_id, received)
+        for event_in, event_id in zip(events_in, ids, strict=True)
+    ]
 
     fresh = [i for i, event in enumerate(events) if event.event_id is None]
     first_with_id: dict[str, int] = {}

@@ -13,10 +13,19 @@ import boto3
 
 from eventlog.config import get_settings
 
+# The ids never change for a deployment; re-read hourly all the same.
+PARAMETER_MAX_AGE_SECONDS = 3600
+
 
 @cache
 def _client() -> Any:
     return boto3.client("apigateway")
+
+
+def _parameter(name: str) -> str:
+    from aws_lambda_powertools.utilities.parameters import get_parameter
+
+    return str(get_parameter(name, max_age=PARAMETER_MAX_AGE_SECONDS))
 
 
 def create_app_usage_key(app_id: int, app_name: str) -> tuple[str, str]:
@@ -29,7 +38,9 @@ def create_app_usage_key(app_id: int, app_name: str) -> tuple[str, str]:
         value=value,
     )
     _client().create_usage_plan_key(
-        usagePlanId=get_settings().usage_plan_id, keyId=key["id"], keyType="API_KEY"
+        usagePlanId=_parameter(get_settings().usage_plan_id_parameter),
+        keyId=key["id"],
+        keyType="API_KEY",
     )
     return key["id"], value
 
@@ -40,7 +51,7 @@ def delete_usage_key(key_id: str) -> None:
 
 def operator_usage_key() -> str:
     """The stack's own usage key value (read once per container)."""
-    return _key_value(get_settings().operator_api_key_id)
+    return _key_value(_parameter(get_settings().operator_api_key_id_parameter))
 
 
 @cache
