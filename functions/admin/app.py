@@ -11,7 +11,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from eventlog_api import create_resolver, json_response
 
 from eventlog import apps, keys, tokens
-from eventlog.models import AppName, KeyIn, TokenIn
+from eventlog.models import (
+    App,
+    AppCreated,
+    AppName,
+    AppPage,
+    Key,
+    KeyCreated,
+    KeyIn,
+    KeyPage,
+    TokenIn,
+    TokenOut,
+)
 
 logger = Logger()
 tracer = Tracer()
@@ -22,7 +33,9 @@ PageLimit = Annotated[int, Query(ge=1, le=100)]
 
 @app.post("/apps/<app_id>")
 @tracer.capture_method
-def create_app(app_id: Annotated[AppName, Path(description="The new app's name")]) -> Response:
+def create_app(
+    app_id: Annotated[AppName, Path(description="The new app's name")],
+) -> Response[AppCreated]:
     # API Gateway allows one variable name per path level, so the name arrives as {app_id}.
     created = apps.create_app(app_id)
     logger.info("app created", extra={"app_id": created.id, "app_name": created.name})
@@ -30,18 +43,20 @@ def create_app(app_id: Annotated[AppName, Path(description="The new app's name")
 
 
 @app.get("/apps")
-def list_apps(limit: PageLimit = 20, cursor: Annotated[int | None, Query(ge=0)] = None) -> Response:
+def list_apps(
+    limit: PageLimit = 20, cursor: Annotated[int | None, Query(ge=0)] = None
+) -> Response[AppPage]:
     return json_response(apps.list_apps(limit, cursor))
 
 
 @app.get("/apps/<app_id>")
-def get_app(app_id: int) -> Response:
+def get_app(app_id: int) -> Response[App]:
     return json_response(apps.get_app(app_id))
 
 
 @app.post("/keys")
 @tracer.capture_method
-def create_key(request: Annotated[KeyIn, Body()]) -> Response:
+def create_key(request: Annotated[KeyIn, Body()]) -> Response[KeyCreated]:
     created = keys.create_key(request)
     logger.info("key created", extra={"key_id": created.id, "role": created.role})
     return json_response(created, HTTPStatus.CREATED)
@@ -52,13 +67,13 @@ def list_keys(
     limit: PageLimit = 20,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
     app_id: Annotated[int | None, Query(ge=1)] = None,
-) -> Response:
+) -> Response[KeyPage]:
     return json_response(keys.list_keys(limit, cursor, app_id))
 
 
 @app.delete("/keys/<key_id>")
 @tracer.capture_method
-def revoke_key(key_id: str) -> Response:
+def revoke_key(key_id: str) -> Response[Key]:
     revoked = keys.revoke_key(key_id)
     logger.info("key revoked", extra={"key_id": key_id})
     return json_response(revoked)
@@ -66,7 +81,7 @@ def revoke_key(key_id: str) -> Response:
 
 @app.post("/tokens")
 @tracer.capture_method
-def create_token(request: Annotated[TokenIn, Body()]) -> Response:
+def create_token(request: Annotated[TokenIn, Body()]) -> Response[TokenOut]:
     return json_response(tokens.mint_token(request), HTTPStatus.CREATED)
 
 

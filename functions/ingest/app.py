@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from eventlog_api import create_resolver, json_body, json_response
 
 from eventlog import idempotency, ingestion
-from eventlog.models import BatchResult
+from eventlog.models import BatchResult, Event
 
 logger = Logger()
 metrics = Metrics()
@@ -36,19 +36,22 @@ def _ingest(app_id: int, payload: Any) -> dict[str, Any]:
         result = ingestion.ingest_batch(app_id, payload)
         metrics.add_metric("EventsAccepted", MetricUnit.Count, result.accepted)
         metrics.add_metric("EventsRejected", MetricUnit.Count, result.rejected)
-        return {"status": _batch_status(result), "body": result.model_dump(exclude_none=True)}
+        return {
+            "status": _batch_status(result),
+            "body": result.model_dump(mode="json", exclude_none=True),
+        }
     stored = ingestion.ingest_one(app_id, payload)
     accepted = stored.status == "accepted"
     metrics.add_metric("EventsAccepted", MetricUnit.Count, int(accepted))
     return {
         "status": HTTPStatus.CREATED if accepted else HTTPStatus.OK,
-        "body": stored.event.model_dump(exclude_none=True),
+        "body": stored.event.model_dump(mode="json"),
     }
 
 
 @app.post("/apps/<app_id>/events")
 @tracer.capture_method
-def post_events(app_id: int) -> Response:
+def post_events(app_id: int) -> Response[Event | BatchResult]:
     payload = json_body(app)
     key = app.current_event.get_header_value("Idempotency-Key", case_sensitive=False)
     if key:

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from eventlog_api import create_resolver, json_response
 
 from eventlog import queries
-from eventlog.models import EventQuery
+from eventlog.models import Event, EventPage, EventQuery
 
 logger = Logger()
 tracer = Tracer()
@@ -18,19 +18,19 @@ app = create_resolver()
 
 
 @app.get("/health")
-def health() -> Response:
+def health() -> Response[dict[str, str]]:
     return json_response({"status": "ok"})
 
 
 @app.get("/apps/<app_id>/events")
 @tracer.capture_method
-def list_events(app_id: int, query: Annotated[EventQuery, Query()]) -> Response:
+def list_events(app_id: int, query: Annotated[EventQuery, Query()]) -> Response[EventPage]:
     return json_response(queries.list_events(app_id, query))
 
 
 @app.get("/apps/<app_id>/events/<event_id>")
 @tracer.capture_method
-def get_event(app_id: int, event_id: str) -> Response:
+def get_event(app_id: int, event_id: str) -> Response[Event]:
     return json_response(queries.get_event(app_id, event_id))
 
 

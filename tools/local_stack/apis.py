@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from local_stack.runtime import LambdaFunction
-from local_stack.template import Template, TemplateError
+from local_stack.runtime import FUNCTION_TYPES
+from local_stack.template import IMPLICIT_API, Template, TemplateError
 
 
 @dataclass
@@ -116,18 +116,17 @@ def _authorizer(template: Template, name: str, spec: dict[str, Any]) -> Authoriz
     )
 
 
-def load_routes(
-    template: Template, apis: dict[str, Api], functions: dict[str, LambdaFunction]
-) -> list[Route]:
+def load_routes(template: Template, apis: dict[str, Api]) -> list[Route]:
     """One route per `Type: Api` event of every function."""
     routes = []
-    for function in functions.values():
-        for event in function.events.values():
+    for function_id, _ in template.of_type(*FUNCTION_TYPES):
+        events = template.properties(function_id, "Function").get("Events") or {}
+        for event in events.values():
             if event.get("Type") != "Api":
                 continue
             props = event.get("Properties") or {}
             api_ref = props.get("RestApiId")
-            api_id = _api_logical_id(api_ref) if api_ref is not None else "ServerlessRestApi"
+            api_id = _api_logical_id(api_ref) if api_ref is not None else IMPLICIT_API
             api = apis[api_id]
             auth = template.resolve(props.get("Auth") or {})
             authorizer_name = auth.get("Authorizer", api.default_authorizer)
@@ -139,7 +138,7 @@ def load_routes(
                     api=api,
                     path=str(template.resolve(props["Path"])),
                     method=str(template.resolve(props["Method"])).upper(),
-                    function_id=function.logical_id,
+                    function_id=function_id,
                     authorizer=authorizer,
                     api_key_required=_true(auth.get("ApiKeyRequired", api.api_key_required)),
                 )

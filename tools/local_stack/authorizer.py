@@ -78,7 +78,11 @@ class AccessControl:
             token = identity[0]
             if authorizer.token_validation and not re.fullmatch(authorizer.token_validation, token):
                 return Outcome("UNAUTHORIZED", "Unauthorized")
-            event = {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn(route, request)}
+            event = {
+                "type": "TOKEN",
+                "authorizationToken": token,
+                "methodArn": method_arn(route, request),
+            }
         else:
             event = authorizer_event(route, request, params)
         started = time.monotonic()
@@ -92,7 +96,10 @@ class AccessControl:
             return Outcome("AUTHORIZER_FAILURE", None)
         problem = _response_problem(response)
         if problem:
-            print(f"local_stack: authorizer {authorizer.name} answered badly: {problem}", file=sys.stderr)
+            print(
+                f"local_stack: authorizer {authorizer.name} answered badly: {problem}",
+                file=sys.stderr,
+            )
             return Outcome("AUTHORIZER_CONFIGURATION_ERROR", None)
         response["_latency_ms"] = int((time.monotonic() - started) * 1000)
         if use_cache:
@@ -103,7 +110,9 @@ class AccessControl:
     @staticmethod
     def _handler_context(response: dict[str, Any]) -> dict[str, Any]:
         """requestContext.authorizer: the context values stringified, plus principalId."""
-        context = {key: _stringified(value) for key, value in (response.get("context") or {}).items()}
+        context = {
+            key: _stringified(value) for key, value in (response.get("context") or {}).items()
+        }
         context["principalId"] = response["principalId"]
         context["integrationLatency"] = response.get("_latency_ms", 0)
         return context
@@ -197,4 +206,3 @@ def api_key_in_plan(client: Any, value: str, usage_plan_id: str | None) -> bool:
                     continue
                 return True
     return False
-

@@ -52,8 +52,8 @@ def _query(request: HttpRequest) -> tuple[dict[str, str], dict[str, list[str]]]:
 
 
 def method_arn(route: Route, request: HttpRequest) -> str:
-    resource = request.path.lstrip("/")
-    return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/{route.api.stage}/{request.method}/{resource}"
+    api = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}"
+    return f"{api}/{route.api.stage}/{request.method}/{request.path.lstrip('/')}"
 
 
 def request_context(route: Route, request: HttpRequest, api_key: str | None = None) -> dict:
@@ -63,7 +63,9 @@ def request_context(route: Route, request: HttpRequest, api_key: str | None = No
         "resourcePath": route.path,
         "httpMethod": request.method,
         "extendedRequestId": request.request_id,
-        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(request.received_ms / 1000)),
+        "requestTime": time.strftime(
+            "%d/%b/%Y:%H:%M:%S +0000", time.gmtime(request.received_ms / 1000)
+        ),
         "path": f"/{stage}{request.path}",
         "accountId": ACCOUNT_ID,
         "protocol": "HTTP/1.1",

@@ -9,7 +9,7 @@ from typing import Any
 
 # Response type -> (default status, default message, x-amzn-ErrorType), as API Gateway has them.
 DEFAULTS: dict[str, tuple[int, str | None, str]] = {
-    "ACCESS_DENIED": (403, "User is not authorized to access this resource", "AccessDeniedException"),
+    "ACCESS_DENIED": (403, "User is not authorized to access this resource", "AccessDenied"),
     "API_CONFIGURATION_ERROR": (500, "Internal server error", "ApiConfigurationException"),
     "AUTHORIZER_CONFIGURATION_ERROR": (500, None, "AuthorizerConfigurationException"),
     "AUTHORIZER_FAILURE": (500, None, "AuthorizerFailureException"),
@@ -18,14 +18,17 @@ DEFAULTS: dict[str, tuple[int, str | None, str]] = {
     "INTEGRATION_FAILURE": (504, "Internal server error", "InternalServerErrorException"),
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out", "InternalServerErrorException"),
     "INVALID_API_KEY": (403, "Forbidden", "ForbiddenException"),
-    "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token", "MissingAuthenticationTokenException"),
+    "MISSING_AUTHENTICATION_TOKEN": (
+        403, "Missing Authentication Token", "MissingAuthenticationTokenException"
+    ),
     "QUOTA_EXCEEDED": (429, "Limit Exceeded", "LimitExceededException"),
     "REQUEST_TOO_LARGE": (413, "Request Too Long", "RequestTooLargeException"),
     "THROTTLED": (429, "Too Many Requests", "TooManyRequestsException"),
     "UNAUTHORIZED": (401, "Unauthorized", "UnauthorizedException"),
 }  # fmt: skip
 DEFAULT_TEMPLATE = '{"message":$context.error.messageString}'
-_CONTEXT_VARIABLE = re.compile(r"\$!?\{?context\.([A-Za-z0-9_.]+)\}?")
+# $context.x, $!context.x or ${context.x}
+_CONTEXT_VARIABLE = re.compile(r"\$!?(?:\{context\.([\w.]+)\}|context\.(\w+(?:\.\w+)*))")
 
 
 @dataclass
@@ -78,7 +81,7 @@ def gateway_response(configured: dict[str, Any], context: ErrorContext) -> Gatew
     status = int(spec.get("StatusCode") or default_status)
     templates = spec.get("ResponseTemplates") or {}
     body_template = templates.get("application/json", DEFAULT_TEMPLATE)
-    body = _CONTEXT_VARIABLE.sub(lambda match: context.lookup(match.group(1)), body_template)
+    body = _CONTEXT_VARIABLE.sub(lambda m: context.lookup(m.group(1) or m.group(2)), body_template)
     headers = {"Content-Type": "application/json", "x-amzn-ErrorType": error_type}
     for name, value in ((spec.get("ResponseParameters") or {}).get("Headers") or {}).items():
         headers[name] = _header_value(str(value), context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -57,9 +58,9 @@ def aws_environment(endpoint_url: str) -> dict[str, str]:
     return {
         "AWS_ENDPOINT_URL": endpoint_url,  # honoured by botocore for every service
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fake credentials
-        "AWS_SESSION_TOKEN": "testing",  # noqa: S105
-        "AWS_SECURITY_TOKEN": "testing",  # noqa: S105
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "AWS_EC2_METADATA_DISABLED": "true",  # never probe 169.254.169.254
@@ -85,10 +86,9 @@ def assign_physical_ids(template: Template) -> None:
         name_property = _NAME_PROPERTY.get(resource.get("Type", ""))
         props = resource.get("Properties") or {}
         if name_property and name_property in props:
-            try:
+            # A name built from something not made yet: the logical id will do.
+            with contextlib.suppress(TemplateError):
                 template.physical_ids[logical_id] = str(template.resolve(props[name_property]))
-            except TemplateError:
-                pass  # a name built from something not made yet: the logical id will do
     for logical_id, resource in template.resources.items():
         _assign_attributes(template, logical_id, resource)
     _assign_api_ids(template)
@@ -130,6 +130,7 @@ def _assign_api_ids(template: Template) -> None:
 def provision(template: Template) -> Provisioned:
     """Create the template's tables, queues, topics, parameters and usage plans in moto."""
     done = Provisioned()
+    _create_usage_plans(template, done)  # first: SSM parameters may hold the plan's ids
     dynamodb = boto3.client("dynamodb")
     for logical_id, props in template.of_type("AWS::DynamoDB::Table"):
         done.tables.append(_create_table(dynamodb, template, logical_id, template.resolve(props)))
@@ -153,7 +154,6 @@ def provision(template: Template) -> Provisioned:
             Name=done.signing_parameter, Value=secrets.token_hex(32), Type="SecureString",
             Overwrite=True,
         )  # fmt: skip
-    _create_usage_plans(template, done)
     return done
 
 
@@ -170,7 +170,8 @@ def _create_table(client: Any, template: Template, logical_id: str, props: dict)
     for index_kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
         if props.get(index_kind):
             request[index_kind] = [
-                {key: index[key] for key in _INDEX_KEYS if key in index} for index in props[index_kind]
+                {key: index[key] for key in _INDEX_KEYS if key in index}
+                for index in props[index_kind]
             ]
     if request["BillingMode"] == "PROVISIONED":
         for index in request.get("GlobalSecondaryIndexes", []):
@@ -210,7 +211,10 @@ def _create_simple_table(client: Any, template: Template, logical_id: str, props
 
 def _create_queues(template: Template, done: Provisioned) -> None:
     sqs = boto3.client("sqs")
-    queues = [(logical_id, template.resolve(props)) for logical_id, props in template.of_type("AWS::SQS::Queue")]
+    queues = [
+        (logical_id, template.resolve(props))
+        for logical_id, props in template.of_type("AWS::SQS::Queue")
+    ]
     # Dead-letter queues first: a redrive policy must name a queue that exists.
     queues.sort(key=lambda item: "RedrivePolicy" in item[1])
     for logical_id, props in queues:
@@ -223,7 +227,9 @@ def _create_queues(template: Template, done: Provisioned) -> None:
                 elif isinstance(value, bool):
                     value = "true" if value else "false"
                 attributes[name] = str(value)
-        url = sqs.create_queue(QueueName=template.attributes[(logical_id, "QueueName")], Attributes=attributes)["QueueUrl"]
+        url = sqs.create_queue(
+            QueueName=template.attributes[(logical_id, "QueueName")], Attributes=attributes
+        )["QueueUrl"]
         template.physical_ids[logical_id] = url  # Ref of a queue is its URL
         template.attributes[(logical_id, "QueueUrl")] = url
         done.queues[logical_id] = url
@@ -259,7 +265,9 @@ def _create_usage_plans(template: Template, done: Provisioned) -> None:
                 request["quota"]["offset"] = int(quota["Offset"])
         plan_id = apigateway.create_usage_plan(**request)["id"]
         key_id = apigateway.create_api_key(name=f"{prefix}ApiKey", enabled=True)["id"]
-        plan_key = apigateway.create_usage_plan_key(usagePlanId=plan_id, keyId=key_id, keyType="API_KEY")
+        plan_key = apigateway.create_usage_plan_key(
+            usagePlanId=plan_id, keyId=key_id, keyType="API_KEY"
+        )
         template.physical_ids[f"{prefix}UsagePlan"] = plan_id
         template.physical_ids[f"{prefix}ApiKey"] = key_id
         template.physical_ids[f"{prefix}UsagePlanKey"] = plan_key["id"]

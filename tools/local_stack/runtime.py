@@ -68,7 +68,17 @@ class LambdaFunction:
             timeout_seconds=self.timeout,
             log_group_name=self.log_group,
         )
-        result = self.handler(json.loads(json.dumps(event)), context)
+        try:
+            result = self.handler(json.loads(json.dumps(event)), context)
+        finally:
+            elapsed = time.monotonic() - context._started
+            if elapsed > self.timeout:
+                # Not enforced (a breakpoint must not fail the request), but said loudly.
+                print(
+                    f"local_stack: warning: {self.logical_id} ran {elapsed:.1f}s, over its "
+                    f"Timeout of {self.timeout:g}s: on AWS this invocation would fail",
+                    file=sys.stderr,
+                )
         return json.loads(json.dumps(result))
 
 
@@ -133,6 +143,9 @@ def import_module_from(source: Path, code_dir: Path, module_name: str) -> Module
     sys.path.insert(0, str(code_dir))
     try:
         spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
     finally:
         sys.path.remove(str(code_dir))
         for name, loaded in list(sys.modules.items()):

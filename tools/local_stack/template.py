@@ -131,7 +131,9 @@ class Template:
         apis = {api: self.properties(api, "Api") for api, _ in self.of_type("AWS::Serverless::Api")}
         for function_id, _ in self.of_type("AWS::Serverless::Function"):
             for event in (self.properties(function_id, "Function").get("Events") or {}).values():
-                if event.get("Type") == "Api" and "RestApiId" not in (event.get("Properties") or {}):
+                if event.get("Type") == "Api" and "RestApiId" not in (
+                    event.get("Properties") or {}
+                ):
                     apis.setdefault(IMPLICIT_API, merge_globals(self.globals.get("Api") or {}, {}))
         return apis
 
@@ -170,7 +172,7 @@ class Template:
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::Partition": "aws",
             "AWS::StackName": STACK_NAME,
-            "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{STACK_NAME}/local",
+            "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{STACK_NAME}/1",
             "AWS::NotificationARNs": [],
         }
         if name == "AWS::NoValue":
@@ -189,7 +191,11 @@ class Template:
         if value is None:
             raise TemplateError(f"parameter {name!r} has no Default")
         if param_type.startswith("List<") or param_type == "CommaDelimitedList":
-            return [item.strip() for item in str(value).split(",")] if isinstance(value, str) else value
+            return (
+                [item.strip() for item in str(value).split(",")]
+                if isinstance(value, str)
+                else value
+            )
         return str(value)  # CloudFormation hands every scalar parameter over as a string
 
     def get_att(self, logical_id: str, attribute: str) -> Any:
@@ -243,7 +249,7 @@ def _fn_find_in_map(template: Template, arg: list[Any]) -> Any:
 
 
 def _fn_get_att(template: Template, arg: Any) -> Any:
-    logical_id, attribute = (arg.split(".", 1) if isinstance(arg, str) else arg)
+    logical_id, attribute = arg.split(".", 1) if isinstance(arg, str) else arg
     return template.get_att(logical_id, template.resolve(attribute))
 
 

@@ -10,7 +10,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StringConstraints,
+    model_serializer,
     model_validator,
 )
 
@@ -96,6 +98,10 @@ class Event(BaseModel):
     stack: dict[str, Any] | None = None
     tags: dict[str, Any] | None = None
     event_id: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {field: value for field, value in serialize(self).items() if value is not None}
 
 
 class FieldError(BaseModel):

@@ -39,12 +39,8 @@ logger = Logger()
 
 
 def json_response(body: BaseModel | dict | list, status: int = HTTPStatus.OK) -> Response:
-    text = (
-        body.model_dump_json(exclude_none=True)
-        if isinstance(body, BaseModel)
-        else json.dumps(body, ensure_ascii=False)
-    )
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=text)
+    """A JSON reply; Powertools checks it against the route's `Response[Model]` and encodes it."""
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 def error_response(

@@ -1,0 +1,512 @@
+"""Shared test setup: a fake AWS that never leaves this process, and the service built in it.
+
+- The environment below is set before anything imports boto3: fake credentials, one region,
+  no profile or endpoint of the developer's, no instance-metadata probing.
+- `aws`: moto's `mock_aws()` with every resource of template.yaml created by the local stack's
+  own provisioning (nothing about tables is repeated here), the signing secret in SSM, and the
+  environment the template gives the functions.
+- Handlers are imported from their files under unique module names (several are `app.py`) and
+  called with the sample events of `events/`, changed only where a test needs it (`api`).
+- Every test that uses `aws` records the DynamoDB operations it causes and fails at teardown on
+  any operation outside ALLOWED_DYNAMODB_OPERATIONS (a Scan on a request path is a defect).
+"""
+
+import os
+
+_FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "POWERTOOLS_TRACE_DISABLED": "1",
+    "POWERTOOLS_METRICS_NAMESPACE": "Eventlog",
+    "POWERTOOLS_SERVICE_NAME": "tests",
+    "POWERTOOLS_DEV": "false",
+}
+for _name in [name for name in os.environ if name.startswith("AWS_")]:
+    del os.environ[_name]  # AWS_PROFILE, AWS_ENDPOINT_URL*, ...: nothing may point elsewhere
+os.environ.update(_FAKE_AWS)
+
+# ruff: noqa: E402 - the imports below must see the environment above
+import copy
+import functools
+import importlib.util
+import json
+import secrets
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws  # imported early: its botocore hooks then cover every client
+
+from local_stack import resources
+from local_stack.resources import Provisioned, assign_physical_ids
+from local_stack.template import Template, env_string, load_yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE_PATH = ROOT / "template.yaml"
+EVENTS_DIR = ROOT / "events"
+
+# Every DynamoDB operation a request path may use: keys and indexes, never a Scan.
+ALLOWED_DYNAMODB_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "Query",
+        "PutItem",
+        "BatchWriteItem",
+        "UpdateItem",
+        "TransactWriteItems",
+        "DeleteItem",
+        "BatchGetItem",
+    }
+)
+# The variables of the template's Globals.Function environment the core reads.
+FUNCTION_ENV_NAMES = (
+    "EVENTS_TABLE",
+    "REGISTRY_TABLE",
+    "IDEMPOTENCY_TABLE",
+    "RETENTION_DAYS",
+    "SIGNING_SECRET_PARAMETER",
+    "USAGE_PLAN_ID_PARAMETER",
+    "OPERATOR_API_KEY_ID_PARAMETER",
+)
+HEX64 = r"[0-9a-f]{64}"
+
+
+# ---------------------------------------------------------------- AWS (moto)
+
+
+@dataclass
+class FakeAws:
+    template: Template
+    provisioned: Provisioned
+    environment: dict[str, str]  # what the template gives the functions
+    signing_secret: str
+
+    @property
+    def operator_api_key_value(self) -> str:
+        """The value of the stack's operator API key (the admins' usage identifier)."""
+        key_id = self.template.physical_ids["EventlogApiApiKey"]
+        return boto3.client("apigateway").get_api_key(apiKey=key_id, includeValue=True)["value"]
+
+
+def _clear_core_caches() -> None:
+    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+
+    from eventlog.config import get_settings
+
+    get_settings.cache_clear()
+    # SSM values read in an earlier moto context are gone with it. The providers' clients stay:
+    # moto intercepts them in any context, and a new client costs more than a whole test.
+    for provider in DEFAULT_PROVIDERS.values():
+        provider.clear_cache()
+
+
+def load_template() -> Template:
+    """template.yaml, parsed once per process; each caller gets its own Template to fill in."""
+    return Template(copy.deepcopy(_parsed_template()), TEMPLATE_PATH.parent)
+
+
+@functools.cache
+def _parsed_template() -> dict[str, Any]:
+    return load_yaml(TEMPLATE_PATH.read_text())  # what Template.load parses
+
+
+def function_environment(template: Template) -> dict[str, str]:
+    """The environment template.yaml gives every function (Globals), Powertools' own aside."""
+    variables = template.resolve(template.globals["Function"]["Environment"]["Variables"])
+    env = {
+        name: env_string(value)
+        for name, value in variables.items()
+        if not name.startswith("POWERTOOLS_")
+    }
+    missing = [name for name in FUNCTION_ENV_NAMES if name not in env]
+    assert not missing, f"template.yaml no longer sets {missing} for the functions"
+    return env
+
+
+class _WarmBoto3:
+    """What provisioning sees as `boto3`: one client per service per process.
+
+    moto intercepts a client in whichever mock context it is used, and creating clients is most
+    of the time a fresh stack takes: five of them would cost more than the test itself.
+    """
+
+    @staticmethod
+    @functools.cache
+    def client(service_name: str) -> Any:
+        return boto3.client(service_name)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAws]:
+    """A fresh moto with everything template.yaml creates, and the functions' environment."""
+    with mock_aws():
+        template = load_template()
+        assign_physical_ids(template)
+        with monkeypatch.context() as patch:
+            patch.setattr(resources, "boto3", _WarmBoto3)
+            provisioned = resources.provision(template)
+        secret = secrets.token_hex(32)
+        parameter = str(template.ref("SigningSecretParameterName"))
+        boto3.client("ssm").put_parameter(
+            Name=parameter, Value=secret, Type="SecureString", Overwrite=True
+        )
+        environment = function_environment(template)
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        _clear_core_caches()
+        yield FakeAws(template, provisioned, environment, secret)
+    _clear_core_caches()
+
+
+# ---------------------------------------------------------------- the DynamoDB guard
+
+
+class DynamoDBCalls:
+    """Names of the DynamoDB operations sent by the core's clients (botocore before-call hook)."""
+
+    def __init__(self) -> None:
+        self.operations: list[str] = []
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        self.operations.append(model.name)
+
+    def clear(self) -> None:
+        self.operations.clear()
+
+    def forbidden(self) -> list[str]:
+        return [name for name in self.operations if name not in ALLOWED_DYNAMODB_OPERATIONS]
+
+
+def core_dynamodb_clients() -> list[Any]:
+    """The clients every DynamoDB call of the core goes through (tables, idempotency records)."""
+    from eventlog import db, idempotency
+
+    return [db.client(), idempotency._persistence().client]
+
+
+@pytest.fixture
+def dynamodb_calls(aws: FakeAws) -> Iterator[DynamoDBCalls]:
+    calls = DynamoDBCalls()
+    hook_id = f"tests-dynamodb-calls-{id(calls)}"
+    clients = core_dynamodb_clients()
+    for client in clients:
+        client.meta.events.register("before-call.dynamodb", calls, unique_id=hook_id)
+    yield calls
+    for client in clients:
+        client.meta.events.unregister("before-call.dynamodb", unique_id=hook_id)
+
+
+@pytest.fixture(autouse=True)
+def _dynamodb_uses_keys_only(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test on the fake AWS fails at teardown if anything sent a Scan (or worse)."""
+    if "aws" not in request.fixturenames:
+        yield
+        return
+    calls: DynamoDBCalls = request.getfixturevalue("dynamodb_calls")
+    yield
+    assert not calls.forbidden(), (
+        f"DynamoDB operations outside keys and indexes: {calls.forbidden()} "
+        f"(all operations: {calls.operations})"
+    )
+
+
+# ---------------------------------------------------------------- the service's data, via the core
+
+
+@pytest.fixture
+def app(aws: FakeAws) -> Any:
+    """An app (eventlog.apps.create_app): id, name, created_at and its plaintext ingest key."""
+    from eventlog.apps import create_app
+
+    return create_app("shop")
+
+
+@pytest.fixture
+def other_app(aws: FakeAws) -> Any:
+    from eventlog.apps import create_app
+
+    return create_app("warehouse")
+
+
+@pytest.fixture
+def admin_key(aws: FakeAws) -> Any:
+    from eventlog.keys import create_key
+    from eventlog.models import KeyIn, Role
+
+    return create_key(KeyIn(role=Role.ADMIN, label="tests admin"))
+
+
+@pytest.fixture
+def user_key(app: Any) -> Any:
+    from eventlog.keys import create_key
+    from eventlog.models import KeyIn, Role
+
+    return create_key(KeyIn(role=Role.USER, app_id=app.id, label="tests user"))
+
+
+@pytest.fixture
+def store_event(aws: FakeAws) -> Callable[..., Any]:
+    """Write an event straight through the repository, received at a chosen time.
+
+    `store_event(app_id, received, expires_at=None, **fields)` returns the stored Event; fields
+    default to an INFO event with a message. `expires_at` (epoch seconds) defaults to retention.
+    """
+    from eventlog import repository
+    from eventlog.ids import new_ulid
+    from eventlog.models import Event
+    from eventlog.timeutil import epoch_seconds, format_iso
+
+    def store(
+        app_id: int, received: datetime, expires_at: int | None = None, **fields: Any
+    ) -> Event:
+        values = {"level": "INFO", "message": "stored by a test", **fields}
+        event = Event(
+            id=new_ulid(received),
+            app_id=app_id,
+            received_at=format_iso(received),
+            occurred_at=values.pop("occurred_at", format_iso(received)),
+            **values,
+        )
+        if expires_at is None:
+            expires_at = epoch_seconds(received + timedelta(days=30))
+        repository.put_new_events([event], expires_at)
+        return event
+
+    return store
+
+
+# ---------------------------------------------------------------- handlers and their events
+
+
+@functools.cache
+def handler_module(function: str) -> ModuleType:
+    """functions/<function>/app.py, imported once under the unique name `handler_<function>`."""
+    source = ROOT / "functions" / function / "app.py"
+    module_name = f"handler_{function}"
+    spec = importlib.util.spec_from_file_location(module_name, source)
+    assert spec is not None and spec.loader is not None, f"cannot import {source}"
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@functools.cache
+def _sample(name: str) -> str:
+    return (EVENTS_DIR / f"{name}.json").read_text()
+
+
+def sample_event(name: str) -> dict[str, Any]:
+    """A fresh copy of events/<name>.json."""
+    return json.loads(_sample(name))
+
+
+@pytest.fixture
+def sample_body() -> Callable[[str], Any]:
+    """The JSON body of events/<name>.json, parsed."""
+    return lambda name: json.loads(sample_event(name)["body"])
+
+
+def set_headers(event: dict[str, Any], headers: dict[str, str | None]) -> dict[str, Any]:
+    """Set (or with None, remove) headers, whatever their case, in both header maps."""
+    for name, value in headers.items():
+        for field_name in ("headers", "multiValueHeaders"):
+            current = event.get(field_name) or {}
+            for existing in [key for key in current if key.lower() == name.lower()]:
+                del current[existing]
+            if value is not None:
+                current[name] = value if field_name == "headers" else [value]
+            event[field_name] = current
+    return event
+
+
+def set_path(event: dict[str, Any], **parameters: Any) -> dict[str, Any]:
+    """Fill the event's resource with path parameters: path, pathParameters, requestContext."""
+    parameters = {name: str(value) for name, value in parameters.items()}
+    path = event["resource"].format(**parameters)
+    event["path"] = path
+    event["pathParameters"] = parameters or None
+    context = event["requestContext"]
+    context["path"] = f"/{context['stage']}{path}"
+    if "methodArn" in event:
+        prefix = event["methodArn"].split("/", 2)
+        event["methodArn"] = f"{prefix[0]}/{prefix[1]}/{event['httpMethod']}{path}"
+    return event
+
+
+def set_query(event: dict[str, Any], query: dict[str, Any] | None) -> dict[str, Any]:
+    query = {name: str(value) for name, value in (query or {}).items()}
+    event["queryStringParameters"] = query or None
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
+    return event
+
+
+def set_body(event: dict[str, Any], body: Any) -> dict[str, Any]:
+    """A str is sent as it is; anything else as JSON."""
+    event["body"] = body if isinstance(body, str) or body is None else json.dumps(body)
+    event["isBase64Encoded"] = False
+    return event
+
+
+def set_caller(event: dict[str, Any], role: str, app_id: int | None, key_id: str) -> None:
+    """The principal the authorizer put in the request context."""
+    event["requestContext"]["authorizer"] = {
+        "principalId": key_id,
+        "role": role,
+        "app_id": str(app_id or ""),
+        "key_id": key_id,
+        "integrationLatency": 12,
+    }
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "eventlog-tests"
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:eventlog-tests"
+    log_group_name: str = "/aws/lambda/eventlog-tests"
+    log_stream_name: str = "2026/02/10/[$LATEST]tests"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    text: str
+
+    @property
+    def body(self) -> Any:
+        return json.loads(self.text)
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("content-type")
+
+    @property
+    def error_fields(self) -> set[str]:
+        """The fields an error's `details` name."""
+        return {detail["field"] for detail in self.body["details"]}
+
+
+def invoke(function: str, event: dict[str, Any]) -> Any:
+    """Call a handler as Lambda does: JSON in, JSON out, a fresh context."""
+    handler = handler_module(function).lambda_handler
+    result = handler(json.loads(json.dumps(event)), FakeLambdaContext())
+    return json.loads(json.dumps(result))
+
+
+def invoke_http(function: str, event: dict[str, Any]) -> HttpResponse:
+    result = invoke(function, event)
+    headers = {name.lower(): value for name, value in (result.get("headers") or {}).items()}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers.setdefault(name.lower(), ", ".join(values))
+    return HttpResponse(result["statusCode"], headers, result.get("body") or "")
+
+
+class Api:
+    """The API's routes as API Gateway would invoke the handlers, built from events/*.json."""
+
+    # ------------------------------------------------------------ ingest
+
+    def ingest(
+        self, app_id: Any, body: Any, headers: dict[str, str | None] | None = None
+    ) -> HttpResponse:
+        """POST /apps/{app_id}/events (a list body is a batch), as the app's ingest key."""
+        event = set_body(set_path(sample_event("ingest_single"), app_id=app_id), body)
+        set_headers(event, headers or {})
+        set_caller(event, "ingest", _int_or_none(app_id), "k_ingest_tests")
+        return invoke_http("ingest", event)
+
+    # ------------------------------------------------------------ query
+
+    def list_events(self, app_id: Any, **query: Any) -> HttpResponse:
+        event = set_query(set_path(sample_event("query_list"), app_id=app_id), query)
+        set_caller(event, "user", _int_or_none(app_id), "k_user_tests")
+        return invoke_http("query", event)
+
+    def all_events(self, app_id: Any, **query: Any) -> list[dict[str, Any]]:
+        """Every event of a listing, following next_cursor to the end."""
+        items, cursor = [], None
+        while True:
+            reply = self.list_events(app_id, limit=50, **query, **({"cursor": cursor} if cursor else {}))
+            assert reply.status == 200, reply.text
+            items += reply.body["items"]
+            cursor = reply.body.get("next_cursor")
+            if not cursor:
+                return items
+
+    def get_event(self, app_id: Any, event_id: str) -> HttpResponse:
+        event = set_path(sample_event("query_get"), app_id=app_id, event_id=event_id)
+        set_caller(event, "user", _int_or_none(app_id), "k_user_tests")
+        return invoke_http("query", event)
+
+    def health(self) -> HttpResponse:
+        return invoke_http("query", sample_event("health"))
+
+    # ------------------------------------------------------------ admin
+
+    def create_app(self, name: str) -> HttpResponse:
+        return invoke_http("admin", set_path(sample_event("admin_create_app"), app_id=name))
+
+    def list_apps(self, **query: Any) -> HttpResponse:
+        return invoke_http("admin", set_query(sample_event("admin_list_apps"), query))
+
+    def get_app(self, app_id: Any) -> HttpResponse:
+        return invoke_http("admin", set_path(sample_event("admin_get_app"), app_id=app_id))
+
+    def create_key(self, body: Any) -> HttpResponse:
+        return invoke_http("admin", set_body(sample_event("admin_create_key"), body))
+
+    def list_keys(self, **query: Any) -> HttpResponse:
+        return invoke_http("admin", set_query(sample_event("admin_list_keys"), query))
+
+    def revoke_key(self, key_id: str) -> HttpResponse:
+        return invoke_http("admin", set_path(sample_event("admin_revoke_key"), key_id=key_id))
+
+    def create_token(self, body: Any) -> HttpResponse:
+        return invoke_http("admin", set_body(sample_event("admin_create_token"), body))
+
+    # ------------------------------------------------------------ authorizer
+
+    def authorize(
+        self,
+        headers: dict[str, str | None],
+        method: str = "GET",
+        resource: str = "/apps/{app_id}/events",
+        **path_parameters: Any,
+    ) -> dict[str, Any]:
+        """The authorizer's answer for a request; the sample's x-api-key is replaced."""
+        event = sample_event("authorizer_request")
+        event["httpMethod"] = event["requestContext"]["httpMethod"] = method
+        event["resource"] = event["requestContext"]["resourcePath"] = resource
+        set_path(event, **path_parameters)
+        set_headers(event, {"x-api-key": None, **headers})
+        return invoke("authorizer", event)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if str(value).isdigit() else None
+
+
+@pytest.fixture
+def api() -> Api:
+    return Api()

@@ -1,0 +1,684 @@
+"""Benchmark: DynamoDB request units per event, the read cost of a page, cold handler imports.
+
+    make bench            # or: PYTHONPATH=layers/common/python:tools .venv/bin/python tools/bench.py
+    ... tools/bench.py --check   # exit 1 when a target is missed (default: always 0, a measurement)
+
+Requests go through the handlers as API Gateway sends them (REST proxy events built from the
+samples in events/, the REQUEST authorizer invoked first, as ReauthorizeEvery: 0 does on AWS),
+against the template's tables provisioned in moto in-process. Capacity is computed per request
+from DynamoDB's documented rules by `capacity.CapacityMeter` (moto's own figures are not
+reliable): see tools/capacity.py for the rules. Setup (apps, keys, filling tables) is not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMON = ROOT / "layers" / "common" / "python"
+TEMPLATE = ROOT / "template.yaml"
+
+NAMES = ("checkout", "login", "search", "payment", "signup")
+LEVELS = ("info", "warning", "error")  # the level filter below matches one event in three
+BATCH = 100
+BATCHES = 10
+SINGLES = 200
+STORED_SMALL, STORED_LARGE = 1_000, 10_000
+PAGE_LIMIT = "20"
+IMPORT_RUNS = 5
+
+# Targets: (key, description, limit). Measured values must be <= limit.
+TARGET_SINGLE_WCU = 6.0
+TARGET_BATCH_WCU = 2.0
+TARGET_PAGE_RATIO = 1.0  # a page costs the same however many events are stored
+TARGET_IMPORT_RATIO = 1.5
+
+
+# ---------------------------------------------------------------- environment
+
+
+def _isolate_aws() -> None:
+    """Fake credentials, one region, nothing from the developer's AWS config; no tracing."""
+    for name in list(os.environ):
+        if name.startswith("AWS_") and name not in ("AWS_CA_BUNDLE",):
+            del os.environ[name]
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105 - moto's fake credentials
+        AWS_SESSION_TOKEN="testing",  # noqa: S105
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        POWERTOOLS_TRACE_DISABLED="true",
+    )
+
+
+def _function_settings(template: Any, folder: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """(logical id, environment, merged properties) of the function whose CodeUri is `folder`."""
+    from local_stack.runtime import FUNCTION_TYPES
+    from local_stack.template import env_string
+
+    for logical_id, _ in template.of_type(*FUNCTION_TYPES):
+        props = template.properties(logical_id, "Function")
+        if template.path(str(template.resolve(props["CodeUri"]))) == (ROOT / folder).resolve():
+            variables = (props.get("Environment") or {}).get("Variables") or {}
+            env = {key: env_string(value) for key, value in template.resolve(variables).items()}
+            return logical_id, env, props
+    raise SystemExit(f"bench: no function with CodeUri {folder} in template.yaml")
+
+
+def _load_template() -> Any:
+    from local_stack import resources
+    from local_stack.template import Template
+
+    template = Template.load(TEMPLATE)
+    resources.assign_physical_ids(template)
+    return template
+
+
+# ---------------------------------------------------------------- the stack in moto
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    handler: Any  # capacity.Usage of the handler
+    authorizer: Any  # capacity.Usage of the authorizer
+
+
+@dataclass
+class Tenant:
+    app_id: int
+    ingest_key: str
+    user_key: str
+
+
+class Stack:
+    """The template's tables in moto, the handlers imported, a meter on the core's client."""
+
+    def __init__(self) -> None:
+        from capacity import CapacityMeter
+        from local_stack import resources
+
+        import boto3
+
+        self.template = _load_template()
+        resources.provision(self.template)
+        self.functions = {
+            name: self._load(f"functions/{name}/") for name in ("authorizer", "ingest", "query")
+        }
+        from eventlog import db
+
+        self.meter = CapacityMeter(boto3.client("dynamodb"))  # a client of its own: not hooked
+        self.meter.attach(db.client())  # the core's client, which every handler uses
+        self._samples = {
+            name: json.loads((ROOT / "events" / f"{name}.json").read_text())
+            for name in ("ingest_batch", "query_list", "authorizer_request")
+        }
+
+    def _load(self, folder: str) -> Any:
+        from local_stack.runtime import LambdaContext, import_module_from
+
+        logical_id, env, props = _function_settings(self.template, folder)
+        os.environ.update(env)  # Powertools reads its settings at import, as in Lambda
+        os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
+        module_path, _, attribute = str(self.template.resolve(props["Handler"])).rpartition(".")
+        code_dir = (ROOT / folder).resolve()
+        source = code_dir / (module_path.replace(".", "/") + ".py")
+        handler = getattr(import_module_from(source, code_dir, f"bench_{logical_id}"), attribute)
+        name = str(self.template.physical_ids.get(logical_id, logical_id))
+
+        def invoke(event: dict[str, Any]) -> Any:
+            context = LambdaContext(
+                function_name=name,
+                memory_limit_in_mb=int(self.template.resolve(props.get("MemorySize", 128))),
+                timeout_seconds=float(self.template.resolve(props.get("Timeout", 3))),
+                log_group_name=f"/aws/lambda/{name}",
+            )
+            # JSON in and out, as Lambda does; EMF metrics lines go to a sink, not the report.
+            with contextlib.redirect_stdout(io.StringIO()):
+                result = handler(json.loads(json.dumps(event)), context)
+            return json.loads(json.dumps(result))
+
+        return invoke
+
+    def tenant(self, name: str) -> Tenant:
+        """An app with its ingest key and a user key (setup: created through the core)."""
+        from eventlog import apps, keys
+        from eventlog.models import KeyIn, Role
+
+        created = apps.create_app(name)
+        user = keys.create_key(KeyIn(role=Role.USER, app_id=created.id, label="bench"))
+        return Tenant(app_id=created.id, ingest_key=created.ingest_key, user_key=user.key)
+
+    # -------------------------------------------------------- API Gateway, as far as needed
+
+    def request(
+        self,
+        method: str,
+        resource: str,
+        path_parameters: dict[str, str],
+        headers: dict[str, str],
+        query: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> Reply:
+        path = resource
+        for name, value in path_parameters.items():
+            path = path.replace("{" + name + "}", value)
+        request_id = str(uuid.uuid4())
+        all_headers = {"Accept": "application/json", "Host": "bench.local", **headers}
+        if body is not None:
+            all_headers["Content-Type"] = "application/json"
+
+        def common(event: dict[str, Any]) -> None:
+            event.update(
+                resource=resource,
+                path=path,
+                httpMethod=method,
+                headers=all_headers,
+                multiValueHeaders={key: [value] for key, value in all_headers.items()},
+                queryStringParameters=query or None,
+                multiValueQueryStringParameters={k: [v] for k, v in query.items()}
+                if query
+                else None,
+                pathParameters=path_parameters or None,
+            )
+            context = event["requestContext"]
+            context.update(
+                resourcePath=resource,
+                httpMethod=method,
+                path=f"/{context['stage']}{path}",
+                requestId=request_id,
+                requestTimeEpoch=int(time.time() * 1000),
+            )
+            context.pop("authorizer", None)
+
+        auth_event = copy.deepcopy(self._samples["authorizer_request"])
+        common(auth_event)
+        stage = auth_event["requestContext"]["stage"]
+        api_id = auth_event["requestContext"]["apiId"]
+        auth_event["methodArn"] = (
+            f"arn:aws:execute-api:us-east-1:123456789012:{api_id}/{stage}/{method}{path}"
+        )
+        with self.meter.measure() as auth_used:
+            policy = self.functions["authorizer"](auth_event)
+        effects = {statement["Effect"] for statement in policy["policyDocument"]["Statement"]}
+        if effects != {"Allow"}:
+            raise RuntimeError(f"bench: the authorizer refused {method} {path}: {policy}")
+
+        sample = "ingest_batch" if method == "POST" else "query_list"
+        event = copy.deepcopy(self._samples[sample])
+        common(event)
+        event["requestContext"]["authorizer"] = {
+            "principalId": policy["principalId"],
+            **policy.get("context", {}),
+            "integrationLatency": 0,
+        }
+        event["requestContext"]["identity"]["apiKey"] = policy.get("usageIdentifierKey")
+        event["body"] = None if body is None else json.dumps(body)
+        function = self.functions["ingest" if method == "POST" else "query"]
+        with self.meter.measure() as used:
+            result = function(event)
+        status = int(result["statusCode"])
+        reply_body = json.loads(result["body"]) if result.get("body") else None
+        if status >= 300:
+            raise RuntimeError(f"bench: {method} {path} answered {status}: {reply_body}")
+        return Reply(status, reply_body, used, auth_used)
+
+    def post_events(self, tenant: Tenant, body: Any) -> Reply:
+        return self.request(
+            "POST",
+            "/apps/{app_id}/events",
+            {"app_id": str(tenant.app_id)},
+            {"X-INGEST-KEY": tenant.ingest_key},
+            body=body,
+        )
+
+    def list_events(self, tenant: Tenant, query: dict[str, str]) -> Reply:
+        return self.request(
+            "GET",
+            "/apps/{app_id}/events",
+            {"app_id": str(tenant.app_id)},
+            {"x-api-key": tenant.user_key},
+            query=query,
+        )
+
+
+# ---------------------------------------------------------------- 1. writes
+
+
+def make_event(i: int, client_id: str | None = None) -> dict[str, Any]:
+    """A realistic event (like events/ingest_batch.json): 5 names, 3 levels, tags."""
+    event = {
+        "occurred_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "level": LEVELS[i % len(LEVELS)],
+        "name": NAMES[i % len(NAMES)],
+        "service": "api",
+        "message": f"{NAMES[i % len(NAMES)]} {LEVELS[i % len(LEVELS)]} #{i}: request handled",
+        "tags": {"env": "prod", "version": "1.2.3"},
+    }
+    if client_id is not None:
+        event["event_id"] = client_id
+    return event
+
+
+@dataclass
+class WriteRun:
+    label: str
+    events: int = 0
+    requests: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    handler: Any = None
+    authorizer: Any = None
+
+    def add(self, reply: Reply, events: int) -> None:
+        self.events += events
+        self.requests += 1
+        self.handler = reply.handler if self.handler is None else self.handler + reply.handler
+        self.authorizer = (
+            reply.authorizer if self.authorizer is None else self.authorizer + reply.authorizer
+        )
+        body = reply.body
+        if isinstance(body, dict) and "items" in body:
+            self.outcomes.update(item["status"] for item in body["items"])
+        else:
+            self.outcomes["accepted" if reply.status == 201 else "duplicate"] += 1
+
+    @property
+    def wcu_per_event(self) -> float:
+        return (self.handler.write_units + self.authorizer.write_units) / self.events
+
+
+def ingest_batches(stack: Stack, tenant: Tenant, run: WriteRun, first: int, count: int, ids: str):
+    for batch in range(count):
+        start = first + batch * BATCH
+        body = [
+            make_event(i, f"{ids}-{i:06d}" if ids else None) for i in range(start, start + BATCH)
+        ]
+        run.add(stack.post_events(tenant, body), len(body))
+
+
+def measure_writes(stack: Stack) -> tuple[list[WriteRun], Tenant]:
+    single, plain, with_ids = stack.tenant("bench-single"), stack.tenant("bench-batch"), None
+    with_ids = stack.tenant("bench-dedup")
+
+    a = WriteRun("(a) single events, one per request")
+    for i in range(SINGLES):
+        a.add(stack.post_events(single, make_event(i)), 1)
+
+    b = WriteRun(f"(b) {BATCHES} batches of {BATCH}, 5 names x 3 levels")
+    ingest_batches(stack, plain, b, 0, BATCHES, ids="")
+
+    c = WriteRun("(c) as (b), every event with a client event_id")
+    ingest_batches(stack, with_ids, c, 0, BATCHES, ids="bench")
+
+    d = WriteRun("(d) the batches of (c) sent again (all duplicates)")
+    ingest_batches(stack, with_ids, d, 0, BATCHES, ids="bench")
+
+    for run, outcome in ((a, "accepted"), (b, "accepted"), (c, "accepted"), (d, "duplicate")):
+        if run.outcomes != Counter({outcome: run.events}):
+            raise RuntimeError(f"bench: {run.label}: expected all {outcome}, got {run.outcomes}")
+    return [a, b, c, d], plain
+
+
+# ---------------------------------------------------------------- 2. reads
+
+
+@dataclass
+class PageCost:
+    rcu: float  # the handler's read units (app lookup + the Query pages)
+    authorizer_rcu: float
+    evaluated: int  # items the Query pages evaluated
+    pages: int  # Query requests
+    returned: int
+
+
+def read_page(stack: Stack, tenant: Tenant, query: dict[str, str]) -> tuple[PageCost, Any]:
+    reply = stack.list_events(tenant, query)
+    used = reply.handler
+    if used.scanned_count_mismatches:
+        raise RuntimeError("bench: a re-issued Query page differed from the page's ScannedCount")
+    cost = PageCost(
+        rcu=used.read_units,
+        authorizer_rcu=reply.authorizer.read_units,
+        evaluated=sum(used.evaluated.values()),
+        pages=sum(n for op, n in used.calls.items() if op.endswith(".Query")),
+        returned=len(reply.body["items"]),
+    )
+    if cost.returned != int(PAGE_LIMIT):
+        raise RuntimeError(f"bench: a page of {PAGE_LIMIT} returned {cost.returned} events")
+    return cost, reply.body
+
+
+PAGE_VARIANTS = (
+    ("GET list limit=20, no filter", {"limit": PAGE_LIMIT}),
+    ("GET list limit=20, level=ERROR (1 in 3)", {"limit": PAGE_LIMIT, "level": "ERROR"}),
+)
+
+
+def read_pages(stack: Stack, tenant: Tenant) -> dict[str, PageCost]:
+    """The first page of each variant, then the page after it (by its cursor)."""
+    costs = {}
+    for label, query in PAGE_VARIANTS:
+        costs[label], body = read_page(stack, tenant, query)
+        costs[f"{label}, page 2"], _ = read_page(
+            stack, tenant, {**query, "cursor": body["next_cursor"]}
+        )
+    return costs
+
+
+def measure_reads(stack: Stack, tenant: Tenant) -> tuple[dict[str, PageCost], dict[str, PageCost]]:
+    small = read_pages(stack, tenant)
+    fill = WriteRun("fill")
+    more = (STORED_LARGE - STORED_SMALL) // BATCH
+    ingest_batches(stack, tenant, fill, STORED_SMALL, more, ids="")
+    if fill.outcomes != Counter({"accepted": STORED_LARGE - STORED_SMALL}):
+        raise RuntimeError(f"bench: filling to {STORED_LARGE} events: {fill.outcomes}")
+    large = read_pages(stack, tenant)
+    return small, large
+
+
+# ---------------------------------------------------------------- 3. cold imports
+
+_TIMER = (
+    "import sys, time\n"
+    "start = time.perf_counter()\n"
+    "__import__(sys.argv[1])\n"
+    "print(time.perf_counter() - start)\n"
+)
+
+
+def _import_env(pythonpath: list[Path], extra: dict[str, str]) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYTHON", "POWERTOOLS_")) and key not in ("EVENTS_TABLE",)
+    }
+    env.update(extra)
+    env.update(
+        PYTHONPATH=os.pathsep.join(str(path) for path in pythonpath),
+        POWERTOOLS_TRACE_DISABLED="true",  # as outside Lambda
+    )
+    return env
+
+
+def _time_import(module: str, env: dict[str, str]) -> float:
+    result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+        [sys.executable, "-c", _TIMER, module],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"bench: importing {module} failed:\n{result.stderr[-2000:]}")
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def _import_profile(module: str, env: dict[str, str]) -> dict[str, int]:
+    """Self time (us) of each module `python -X importtime` reports for importing `module`."""
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    times = {}
+    for line in result.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, _cumulative, name = line.removeprefix("import time:").split("|")
+        times[name.strip()] = int(self_us)
+    return times
+
+
+@dataclass
+class ImportCost:
+    label: str
+    runs: list[float]
+    extra: list[tuple[str, float]] = field(default_factory=list)  # (package, ms) beyond boto3
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs)
+
+
+def measure_imports(runs: int) -> tuple[ImportCost, list[ImportCost]]:
+    template = _load_template()
+    folders = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.py"))
+    envs = {}
+    for name in folders:
+        _, env, _ = _function_settings(template, f"functions/{name}/")
+        envs[name] = _import_env([COMMON, ROOT / "functions" / name], env)
+    base_env = _import_env([COMMON], {"AWS_DEFAULT_REGION": "us-east-1"})
+    targets = [("boto3", "boto3", base_env)] + [(name, "app", envs[name]) for name in folders]
+    timings: dict[str, list[float]] = {label: [] for label, _, _ in targets}
+    for round_ in range(runs + 1):  # round 0 warms the disk and bytecode caches, and is dropped
+        for label, module, env in targets:
+            seconds = _time_import(module, env)
+            if round_:
+                timings[label].append(seconds * 1000)
+    boto3_cost = ImportCost("import boto3", timings["boto3"])
+    boto3_modules = _import_profile("boto3", base_env)
+    handlers = []
+    for name in folders:
+        cost = ImportCost(f"functions/{name}/app.py", timings[name])
+        extra: Counter[str] = Counter()
+        for module, self_us in _import_profile("app", envs[name]).items():
+            if module not in boto3_modules:
+                extra[module.split(".")[0]] += self_us / 1000
+        cost.extra = extra.most_common(4)
+        handlers.append(cost)
+    return boto3_cost, handlers
+
+
+# ---------------------------------------------------------------- report
+
+
+@dataclass
+class Target:
+    description: str
+    measured: float
+    limit: float
+    unit: str
+
+    @property
+    def passed(self) -> bool:
+        return self.measured <= self.limit + 1e-9
+
+
+def _machine() -> list[str]:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+
+    def version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return "?"
+
+    return [
+        f"date      {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC",
+        f"python    {platform.python_version()} ({platform.python_implementation()}) "
+        f"on {platform.system()} {platform.release()} {platform.machine()}",
+        f"cpus      {os.cpu_count()} x {cpu}",
+        f"packages  boto3 {version('boto3')}, moto {version('moto')}, "
+        f"aws-lambda-powertools {version('aws-lambda-powertools')}, "
+        f"pydantic {version('pydantic')}",
+    ]
+
+
+def _operations(usage: Any, events: int) -> str:
+    """What each DynamoDB operation cost per event, e.g. 'EventsTable.PutItem 2.00 WCU'."""
+    parts = []
+    for op in sorted(usage.calls):
+        wcu, rcu = usage.op_write[op], usage.op_read[op]
+        figures = []
+        if wcu:
+            figures.append(f"{wcu / events:.2f} WCU")
+        if rcu:
+            figures.append(f"{rcu / events:.2f} RCU")
+        failed = usage.failed_conditions[op]
+        calls = f"{usage.calls[op] / events:.2f} calls"
+        note = f", {failed / events:.2f} failed conditions" if failed else ""
+        parts.append(f"{op}: {calls}{note}, {' + '.join(figures) or 'no units'}")
+    return "; ".join(parts)
+
+
+def report(
+    writes: list[WriteRun],
+    small: dict[str, PageCost],
+    large: dict[str, PageCost],
+    boto3_cost: ImportCost,
+    handlers: list[ImportCost],
+    seconds: float,
+) -> list[Target]:
+    line = "-" * 100
+    print("Eventlog benchmark")
+    print(line)
+    for fact in _machine():
+        print(fact)
+    print(line)
+
+    print("\n1. DynamoDB write request units per ingested event")
+    print("   POST /apps/{app_id}/events through the authorizer and the ingest handler, in moto")
+    print(
+        f"   {'scenario':<52} {'events':>6} {'reqs':>5} {'WCU':>8} {'WCU/event':>9} "
+        f"{'RCU/req':>8} {'auth RCU/req':>12}"
+    )
+    for run in writes:
+        handler, auth = run.handler, run.authorizer
+        print(
+            f"   {run.label:<52} {run.events:>6} {run.requests:>5} "
+            f"{handler.write_units + auth.write_units:>8.2f} {run.wcu_per_event:>9.2f} "
+            f"{handler.read_units / run.requests:>8.2f} {auth.read_units / run.requests:>12.2f}"
+        )
+    print("   per event, by operation (handler):")
+    for run in writes:
+        print(f"   {run.label[:3]} {_operations(run.handler, run.events)}")
+
+    print(f"\n2. Read request units for one page of events (limit {PAGE_LIMIT}, newest first)")
+    print("   GET /apps/{app_id}/events through the authorizer and the query handler")
+    header = (
+        f"   {'page':<52} {f'{STORED_SMALL:,} stored':>14} {f'{STORED_LARGE:,} stored':>14} "
+        f"{'ratio':>6}"
+    )
+    print(header)
+    for label in small:
+        s, g = small[label], large[label]
+        print(f"   {label:<52} {s.rcu:>10.2f} RCU {g.rcu:>10.2f} RCU {g.rcu / s.rcu:>6.2f}")
+        print(
+            f"   {'  items evaluated / Query requests':<52} {s.evaluated:>8} / {s.pages:<3} "
+            f"{g.evaluated:>8} / {g.pages:<3}"
+        )
+    auth_rcu = {cost.authorizer_rcu for cost in (*small.values(), *large.values())}
+    print(f"   (the authorizer adds {' / '.join(f'{x:.2f}' for x in sorted(auth_rcu))} RCU a request)")
+
+    print(f"\n3. Cold import of each handler, fresh interpreter, median of {len(boto3_cost.runs)}")
+    print("   PYTHONPATH=layers/common/python:functions/<name>, tracing disabled (as outside Lambda)")
+    print(f"   {'module':<30} {'median ms':>9} {'x boto3':>8}   runs (ms)")
+    for cost in (boto3_cost, *handlers):
+        runs = " ".join(f"{ms:.1f}" for ms in cost.runs)
+        print(f"   {cost.label:<30} {cost.median:>9.2f} {cost.median / boto3_cost.median:>8.2f}   {runs}")
+    print("   beyond boto3, the most import time (self time, -X importtime, one run):")
+    for cost in handlers:
+        top = ", ".join(f"{package} {ms:.0f} ms" for package, ms in cost.extra)
+        print(f"   {cost.label:<30} {top}")
+
+    targets = [Target("WCU per event, single events (a)", writes[0].wcu_per_event, TARGET_SINGLE_WCU, "")]
+    for run in writes[1:3]:
+        targets.append(
+            Target(f"WCU per event, batches of {BATCH} {run.label[:3]}", run.wcu_per_event, TARGET_BATCH_WCU, "")
+        )
+    for label in small:
+        if "page 2" in label:
+            continue
+        targets.append(
+            Target(
+                f"page RCU {STORED_LARGE:,} vs {STORED_SMALL:,} stored, {label.split(', ', 1)[1]}",
+                large[label].rcu / small[label].rcu,
+                TARGET_PAGE_RATIO,
+                "x",
+            )
+        )
+    for cost in handlers:
+        targets.append(
+            Target(
+                f"cold import {cost.label} vs boto3",
+                cost.median / boto3_cost.median,
+                TARGET_IMPORT_RATIO,
+                "x",
+            )
+        )
+
+    print("\nSummary")
+    print(f"   {'target':<62} {'measured':>9} {'limit':>7}  result")
+    for target in targets:
+        verdict = "PASS" if target.passed else "FAIL"
+        print(
+            f"   {target.description:<62} {target.measured:>8.2f}{target.unit or ' '} "
+            f"<= {target.limit:.2f}{target.unit or ' '} {verdict}"
+        )
+    failed = sum(not target.passed for target in targets)
+    print(f"   {len(targets) - failed} passed, {failed} failed; {seconds:.0f} s")
+    print(
+        "\nHow capacity is counted: every DynamoDB request of the core's client (eventlog.db."
+        "client(),\nwhich the handlers use) is priced by tools/capacity.py from DynamoDB's documented"
+        " rules:\nwrites ceil(size/1 KB) per item (larger of before/after, failed conditions"
+        " included, x2 in\ntransactions, + index entries); reads ceil(size/4 KB), x0.5 unless"
+        " consistent. A Query page is\npriced on every item it evaluated, before the filter: the"
+        " page is re-sent without its filter\nto an unhooked client (same key range, start key,"
+        " Limit), and the count is checked against\nScannedCount."
+    )
+    return targets
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--runs", type=int, default=IMPORT_RUNS, help="import timing runs")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    sys.path[:0] = [str(COMMON), str(ROOT / "tools")]
+    _isolate_aws()
+
+    import moto
+
+    with moto.mock_aws():
+        stack = Stack()
+        writes, tenant = measure_writes(stack)
+        small, large = measure_reads(stack, tenant)
+    boto3_cost, handlers = measure_imports(args.runs)
+    targets = report(writes, small, large, boto3_cost, handlers, time.monotonic() - started)
+    return 1 if args.check and not all(target.passed for target in targets) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""`python -m local_stack --port 3000`: run the embedded stack until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from local_stack.stack import HOST, LocalStack
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_stack", description=__doc__)
+    parser.add_argument("--port", type=int, default=3000, help="0 picks a free port")
+    parser.add_argument("--host", default=HOST, choices=[HOST], help="loopback only")
+    parser.add_argument("--template", type=Path, default=None, help="default: ./template.yaml")
+    parser.add_argument(
+        "--ready-file", type=Path, default=None,
+        help="once serving, write the URL and credentials here as JSON (for test harnesses)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-bootstrap", action="store_true", help="create no default app and admin key"
+    )
+    args = parser.parse_args(argv)
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    stack = LocalStack(port=args.port, template=args.template, bootstrap=not args.no_bootstrap)
+    try:
+        stack.start()
+    except OSError as error:  # typically: the port is taken
+        print(f"local_stack: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    print(stack.banner(), flush=True)
+    if args.ready_file:
+        _write_ready_file(args.ready_file, stack)
+    stop.wait()
+    print("\nStopping the local stack...", file=sys.stderr, flush=True)
+    stack.stop()
+    print("Stopped.", file=sys.stderr, flush=True)
+    return 0
+
+
+def _write_ready_file(path: Path, stack: LocalStack) -> None:
+    info = {
+        "url": stack.url,
+        "endpoint_url": stack.endpoint_url,
+        "admin_key": stack.admin_key,
+        "default_app_id": stack.default_app_id,
+        "ingest_key": stack.ingest_key,
+    }
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(info))
+    os.replace(partial, path)  # readers never see half a file
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""LocalStackProcess: the local stack in a child process, for test suites.
+
+An in-process stack rewires the whole process's AWS access (AWS_ENDPOINT_URL, credentials,
+table names) and shares moto's global state with `moto.mock_aws`: unit tests running in the
+same pytest worker would see one or break the other. A child process keeps them apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from local_stack.stack import REPO_ROOT
+
+PYTHONPATH = [REPO_ROOT / "layers" / "common" / "python", REPO_ROOT / "tools"]
+
+
+class LocalStackProcess:
+    """Same attributes as LocalStack (url, endpoint_url, admin_key, default_app_id, ingest_key),
+    plus `log()`: the child's stdout and stderr so far (one line per request; kept after stop)."""
+
+    def __init__(
+        self,
+        port: int = 0,
+        template: Path | str | None = None,
+        bootstrap: bool = True,
+        timeout: float = 90,
+    ):
+        self.port = port
+        self.template = template
+        self.bootstrap = bootstrap
+        self.timeout = timeout
+        self.url = ""
+        self.endpoint_url = ""
+        self.admin_key: str | None = None
+        self.default_app_id: int | None = None
+        self.ingest_key: str | None = None
+        self._dir = Path(tempfile.mkdtemp(prefix="eventlog-local-"))
+        self.log_path = self._dir / "stack.log"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._final_log: str | None = None
+
+    def start(self) -> LocalStackProcess:
+        ready = self._dir / "ready.json"
+        command = [sys.executable, "-m", "local_stack", "--port", str(self.port)]
+        command += ["--ready-file", str(ready)]
+        if self.template:
+            command += ["--template", str(self.template)]
+        if not self.bootstrap:
+            command.append("--no-bootstrap")
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(path) for path in PYTHONPATH] + [p for p in [env.get("PYTHONPATH")] if p]
+        )
+        env["PYTHONUNBUFFERED"] = "1"
+        with open(self.log_path, "wb") as log:
+            self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + self.timeout
+        while not ready.exists():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the local stack did not start:\n{self.log()[-4000:]}")
+            time.sleep(0.05)
+        info = json.loads(ready.read_text())
+        for name in ("url", "endpoint_url", "admin_key", "default_app_id", "ingest_key"):
+            setattr(self, name, info[name])
+        return self
+
+    def log(self) -> str:
+        if self._final_log is not None:
+            return self._final_log
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        """Stop the child (SIGTERM, as Ctrl-C would), keep its log in memory, tidy up."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if self._final_log is None:
+            self._final_log = self.log()
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> LocalStackProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -1,0 +1,140 @@
+"""LocalStack: the whole embedded stack (moto, resources, functions, gateway) in this process."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from local_stack.apis import RouteTable, load_apis, load_routes
+from local_stack.authorizer import AccessControl
+from local_stack.gateway import Gateway
+from local_stack.resources import MotoEndpoint, assign_physical_ids, aws_environment, provision
+from local_stack.runtime import LambdaFunction, load_functions
+from local_stack.template import Template
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"  # fixed: the stack has fake credentials and an admin key; never expose it
+
+
+class LocalStack:
+    """Start with `LocalStack(port=0).start()` (returns once serving), or use it as a context
+    manager. It changes this process's environment (AWS_ENDPOINT_URL, table names...): run it
+    in a process of its own when other code in the process talks to AWS (see process.py)."""
+
+    def __init__(
+        self, port: int = 3000, template: Path | str | None = None, bootstrap: bool = True
+    ):
+        self.port = port
+        self.template_path = Path(template) if template else REPO_ROOT / "template.yaml"
+        self.bootstrap = bootstrap
+        self.url = ""
+        self.endpoint_url = ""  # moto: point boto3 clients here to look inside
+        self.admin_key: str | None = None
+        self.default_app_id: int | None = None
+        self.ingest_key: str | None = None
+        self.template: Template | None = None
+        self.functions: dict[str, LambdaFunction] = {}
+        self.routes: RouteTable | None = None
+        self._moto: MotoEndpoint | None = None
+        self._gateway: Gateway | None = None
+        self._saved_environ: dict[str, str] | None = None
+        self._saved_modules: set[str] = set()
+
+    def start(self) -> LocalStack:
+        self._saved_environ = dict(os.environ)
+        self._saved_modules = set(sys.modules)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        self._moto = MotoEndpoint()
+        self.endpoint_url = self._moto.start()
+        os.environ.update(aws_environment(self.endpoint_url))
+        self.template = template = Template.load(self.template_path)
+        assign_physical_ids(template)
+        provisioned = provision(template)
+        self.functions = load_functions(template)
+        apis = load_apis(template, provisioned.usage_plans)
+        self.routes = RouteTable(load_routes(template, apis))
+        self._gateway = Gateway(self.routes, apis, self.functions, AccessControl(self.functions))
+        if self.bootstrap:
+            self._create_default_app_and_admin()
+        port = self._gateway.start(HOST, self.port)
+        self.url = f"http://{HOST}:{port}"
+
+    def _create_default_app_and_admin(self) -> None:
+        """The `default` app (seed APIs without apps use it) and an admin key, via the core."""
+        from eventlog.apps import create_app
+        from eventlog.keys import create_key
+
+        app = create_app("default")
+        self.default_app_id, self.ingest_key = app.id, app.ingest_key
+        if "request" in inspect.signature(create_key).parameters:
+            from eventlog.models import KeyIn
+
+            created: Any = create_key(KeyIn(role="admin", app_id=None, label="local admin"))
+        else:
+            created = create_key(role="admin", app_id=None, label="local admin")
+        self.admin_key = created.key
+
+    def stop(self) -> None:
+        """Stop the gateway and moto, and put the environment back as it was."""
+        if self._gateway is not None:
+            self._gateway.stop()
+            self._gateway = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        if self._saved_environ is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_environ)
+            self._saved_environ = None
+        for name in set(sys.modules) - self._saved_modules:
+            if name.startswith("local_stack_fn_"):
+                del sys.modules[name]
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def banner(self) -> str:
+        """What `make local` prints: where to go and which credentials to use."""
+        lines = [f"Eventlog local stack: {self.url}"]
+        if self.admin_key:
+            lines += [
+                f"  admin key (x-api-key):   {self.admin_key}",
+                f"  default app id:          {self.default_app_id}",
+                f"  default app ingest key:  {self.ingest_key}",
+            ]
+        lines += [f"  AWS (moto) endpoint:     {self.endpoint_url}", "", "Try:"]
+        lines += [f"  {example}" for example in self.examples()]
+        lines += ["", "Ctrl-C stops it (everything is in memory and goes with it)."]
+        return "\n".join(lines)
+
+    def examples(self) -> list[str]:
+        """Up to three curl commands, for routes the template really has."""
+        routes = {(r.method, r.path) for r in self.routes.routes} if self.routes else set()
+        app_events = f"{self.url}/apps/{self.default_app_id}/events"
+        candidates = [
+            (("GET", "/health"), f"curl -s {self.url}/health"),
+            (
+                ("POST", "/apps/{app_id}/events"),
+                f"curl -s -X POST {app_events} -H 'X-INGEST-KEY: {self.ingest_key}' "
+                "-H 'Content-Type: application/json' "
+                """-d '{"level": "info", "message": "hello"}'""",
+            ),
+            (
+                ("GET", "/apps/{app_id}/events"),
+                f"curl -s {app_events} -H 'x-api-key: {self.admin_key}'",
+            ),
+        ]
+        return [command for route, command in candidates if route in routes]
