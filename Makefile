@@ -8,7 +8,7 @@ export PYTHONPATH := layers/common/python:tools
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: local test lint unit bench build clean
+.PHONY: local test lint unit bench build admin-key clean
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench: $(VENV)/.installed
 ## build: sam build (no containers needed: runtime python3.11 matches this machine)
 build: $(SAM_VENV)/.installed
 	$(SAM_VENV)/bin/sam build
+
+## admin-key: the first admin key of a deployed stack (AWS credentials needed): make admin-key STACK=eventlog
+admin-key: $(VENV)/.installed
+	$(BIN)/python tools/create_admin_key.py --stack $(or $(STACK),eventlog)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache

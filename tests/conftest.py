@@ -34,6 +34,7 @@ os.environ.update(_FAKE_AWS)
 
 # ruff: noqa: E402 - the imports below must see the environment above
 import copy
+import fnmatch
 import functools
 import importlib.util
 import json
@@ -82,7 +83,6 @@ FUNCTION_ENV_NAMES = (
     "USAGE_PLAN_ID_PARAMETER",
     "OPERATOR_API_KEY_ID_PARAMETER",
 )
-HEX64 = r"[0-9a-f]{64}"
 
 
 # ---------------------------------------------------------------- AWS (moto)
@@ -95,11 +95,22 @@ class FakeAws:
     environment: dict[str, str]  # what the template gives the functions
     signing_secret: str
 
+    def set_signing_secret(self, value: str) -> None:
+        """Replace the signing secret (as an operator rotating it would) and forget the old one."""
+        aws_client("ssm").put_parameter(
+            Name=self.environment["SIGNING_SECRET_PARAMETER"],
+            Value=value,
+            Type="SecureString",
+            Overwrite=True,
+        )
+        self.signing_secret = value
+        _clear_core_caches()
+
     @property
     def operator_api_key_value(self) -> str:
         """The value of the stack's operator API key (the admins' usage identifier)."""
         key_id = self.template.physical_ids["EventlogApiApiKey"]
-        return boto3.client("apigateway").get_api_key(apiKey=key_id, includeValue=True)["value"]
+        return aws_client("apigateway").get_api_key(apiKey=key_id, includeValue=True)["value"]
 
 
 def _clear_core_caches() -> None:
@@ -137,17 +148,20 @@ def function_environment(template: Template) -> dict[str, str]:
     return env
 
 
-class _WarmBoto3:
-    """What provisioning sees as `boto3`: one client per service per process.
+@functools.cache
+def aws_client(service_name: str) -> Any:
+    """One boto3 client per service per process, for the tests and for provisioning.
 
-    moto intercepts a client in whichever mock context it is used, and creating clients is most
-    of the time a fresh stack takes: five of them would cost more than the test itself.
+    moto intercepts a client in whichever mock context it is used, and creating clients was most
+    of the time a fresh stack took: a handful of them cost more than a whole test.
     """
+    return boto3.client(service_name)
 
-    @staticmethod
-    @functools.cache
-    def client(service_name: str) -> Any:
-        return boto3.client(service_name)
+
+class _WarmBoto3:
+    """What provisioning sees as `boto3`."""
+
+    client = staticmethod(aws_client)
 
 
 @pytest.fixture
@@ -159,16 +173,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAws]:
         with monkeypatch.context() as patch:
             patch.setattr(resources, "boto3", _WarmBoto3)
             provisioned = resources.provision(template)
-        secret = secrets.token_hex(32)
-        parameter = str(template.ref("SigningSecretParameterName"))
-        boto3.client("ssm").put_parameter(
-            Name=parameter, Value=secret, Type="SecureString", Overwrite=True
-        )
         environment = function_environment(template)
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
-        _clear_core_caches()
-        yield FakeAws(template, provisioned, environment, secret)
+        assert environment["SIGNING_SECRET_PARAMETER"] == template.ref("SigningSecretParameterName")
+        fake = FakeAws(template, provisioned, environment, signing_secret="")
+        fake.set_signing_secret(secrets.token_hex(32))  # the SecureString operators create
+        yield fake
     _clear_core_caches()
 
 
@@ -447,7 +458,9 @@ class Api:
         """Every event of a listing, following next_cursor to the end."""
         items, cursor = [], None
         while True:
-            reply = self.list_events(app_id, limit=50, **query, **({"cursor": cursor} if cursor else {}))
+            reply = self.list_events(
+                app_id, limit=50, **query, **({"cursor": cursor} if cursor else {})
+            )
             assert reply.status == 200, reply.text
             items += reply.body["items"]
             cursor = reply.body.get("next_cursor")
@@ -493,14 +506,52 @@ class Api:
         method: str = "GET",
         resource: str = "/apps/{app_id}/events",
         **path_parameters: Any,
-    ) -> dict[str, Any]:
+    ) -> "Authorization":
         """The authorizer's answer for a request; the sample's x-api-key is replaced."""
         event = sample_event("authorizer_request")
         event["httpMethod"] = event["requestContext"]["httpMethod"] = method
         event["resource"] = event["requestContext"]["resourcePath"] = resource
         set_path(event, **path_parameters)
         set_headers(event, {"x-api-key": None, **headers})
-        return invoke("authorizer", event)
+        return Authorization(event["methodArn"], invoke("authorizer", event))
+
+
+@dataclass
+class Authorization:
+    """A REQUEST authorizer's answer: an IAM policy, a context and a usage identifier key."""
+
+    method_arn: str
+    answer: dict[str, Any]
+
+    @property
+    def statements(self) -> list[dict[str, Any]]:
+        return self.answer["policyDocument"]["Statement"]
+
+    @property
+    def allows_the_request(self) -> bool:
+        """An Allow statement covers the method ARN and no Deny statement exists."""
+        effects = {statement["Effect"] for statement in self.statements}
+        return effects == {"Allow"} and any(
+            fnmatch.fnmatchcase(self.method_arn, resource)  # IAM's `*` spans `/` too
+            for statement in self.statements
+            for resource in _as_list(statement["Resource"])
+        )
+
+    @property
+    def denies_everything(self) -> bool:
+        return {statement["Effect"] for statement in self.statements} == {"Deny"}
+
+    @property
+    def context(self) -> dict[str, Any]:
+        return self.answer.get("context") or {}
+
+    @property
+    def usage_key(self) -> str | None:
+        return self.answer.get("usageIdentifierKey")
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _int_or_none(value: Any) -> int | None:

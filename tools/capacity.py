@@ -16,8 +16,8 @@ Write units (1 KB = 1,024 bytes):
 - PutItem: ceil(larger of the item before and after / 1 KB), at least 1; UpdateItem: the same,
   the item read before and after the call; DeleteItem: the deleted item (at least 1);
 - BatchWriteItem: each put and delete as above (unprocessed items cost nothing);
-- TransactWriteItems: twice the units of each action; a ConditionCheck twice the units of the
-  item it checks;
+- TransactWriteItems: twice the table units of each action (prepare and commit), index entries
+  once; a ConditionCheck twice the units of the item it checks;
 - a conditional write that fails costs the units it would have cost (no index writes);
 - every index (global, or local) with its own write: an item entering the index 1 write of the
   projected entry, leaving it 1 write of the old entry, changing its index keys both, staying
@@ -219,6 +219,8 @@ class Usage:
     op_read: Counter[str] = field(default_factory=Counter)  # "Table.Operation" -> read units
     failed_conditions: Counter[str] = field(default_factory=Counter)  # "Table.Operation" -> n
     evaluated: Counter[str] = field(default_factory=Counter)  # table -> items a Query evaluated
+    stored_items: Counter[str] = field(default_factory=Counter)  # table -> items put or updated
+    stored_bytes: Counter[str] = field(default_factory=Counter)  # table -> their sizes after
     scanned_count_mismatches: int = 0  # re-issued pages whose count differed from ScannedCount
 
     @property
@@ -233,37 +235,44 @@ class Usage:
         return self - Usage()
 
     def __sub__(self, other: Usage) -> Usage:
-        def minus(mine: Counter[str], theirs: Counter[str]) -> Counter[str]:
-            return Counter({key: mine[key] - theirs[key] for key in mine if mine[key] != theirs[key]})
-
-        return Usage(
-            write=minus(self.write, other.write),
-            read=minus(self.read, other.read),
-            calls=minus(self.calls, other.calls),
-            op_write=minus(self.op_write, other.op_write),
-            op_read=minus(self.op_read, other.op_read),
-            failed_conditions=minus(self.failed_conditions, other.failed_conditions),
-            evaluated=minus(self.evaluated, other.evaluated),
-            scanned_count_mismatches=self.scanned_count_mismatches
-            - other.scanned_count_mismatches,
-        )
+        result = Usage()
+        for name, mine in self.__dict__.items():
+            theirs = getattr(other, name)
+            if isinstance(mine, Counter):
+                mine = Counter({key: mine[key] - theirs[key] for key in mine})
+                mine = +mine  # only what changed (counts never go down)
+            else:
+                mine = mine - theirs
+            setattr(result, name, mine)
+        return result
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            write=self.write + other.write,
-            read=self.read + other.read,
-            calls=self.calls + other.calls,
-            op_write=self.op_write + other.op_write,
-            op_read=self.op_read + other.op_read,
-            failed_conditions=self.failed_conditions + other.failed_conditions,
-            evaluated=self.evaluated + other.evaluated,
-            scanned_count_mismatches=self.scanned_count_mismatches
-            + other.scanned_count_mismatches,
-        )
+        result = Usage()
+        for name, mine in self.__dict__.items():
+            setattr(result, name, mine + getattr(other, name))
+        return result
 
 
 _FAILED_CONDITION = {"ConditionalCheckFailedException", "TransactionCanceledException"}
 _PLACEHOLDER = re.compile(r"[#:][A-Za-z0-9_]+")
+_NOT_EXISTS = re.compile(r"\(*\s*attribute_not_exists\s*\(\s*([#A-Za-z0-9_]+)\s*\)\s*\)*")
+_ABSENT_UNLESS_FAILED = "absent unless the condition failed"
+
+
+def _requires_absent(request: dict, keys: tuple[str, ...]) -> bool:
+    """True when the whole condition is `attribute_not_exists(<a key attribute>)`.
+
+    >>> _requires_absent({"ConditionExpression": "attribute_not_exists(#n0)",
+    ...                   "ExpressionAttributeNames": {"#n0": "pk"}}, ("pk", "sk"))
+    True
+    >>> _requires_absent({"ConditionExpression": "attribute_not_exists(pk) OR v = :v"}, ("pk",))
+    False
+    """
+    match = _NOT_EXISTS.fullmatch(request.get("ConditionExpression", "").strip())
+    if match is None:
+        return False
+    name = match.group(1)
+    return request.get("ExpressionAttributeNames", {}).get(name, name) in keys
 
 
 class CapacityMeter:
@@ -278,6 +287,7 @@ class CapacityMeter:
         self._shapes: dict[str, TableShape] = {}
         self._lock = threading.Lock()
         self._usage = Usage()
+        self._paused = False
 
     # -------------------------------------------------------- public side
 
@@ -291,6 +301,15 @@ class CapacityMeter:
             return self._usage.copy()
 
     @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Requests sent meanwhile are neither counted nor inspected (setup, filling tables)."""
+        self._paused = True
+        try:
+            yield
+        finally:
+            self._paused = False
+
+    @contextmanager
     def measure(self) -> Iterator[Usage]:
         """`with meter.measure() as used:` - `used` holds what the block consumed, at its end."""
         start = self.usage
@@ -302,6 +321,8 @@ class CapacityMeter:
     # -------------------------------------------------------- hooks
 
     def _before_call(self, model: Any, params: dict[str, Any], context: dict, **_: Any) -> None:
+        if self._paused:
+            return
         request = json.loads(params.get("body") or b"{}")
         context["capacity_request"] = request
         before = getattr(self, f"_before_{model.name}", None)
@@ -312,7 +333,9 @@ class CapacityMeter:
         request = context.get("capacity_request")
         if request is None:
             return
-        error = (parsed.get("Error") or {}).get("Code") if http_response.status_code >= 300 else None
+        error = None
+        if http_response.status_code >= 300:
+            error = (parsed.get("Error") or {}).get("Code")
         if error is not None and error not in _FAILED_CONDITION:
             return  # validation errors, missing tables...: nothing consumed
         after = getattr(self, f"_after_{model.name}", None)
@@ -359,41 +382,55 @@ class CapacityMeter:
             usage.read[table] += read
             usage.op_read[f"{table}.{operation}"] += read
 
+    @staticmethod
+    def _stored(usage: Usage, table: str, item: Item | None) -> None:
+        if item:
+            usage.stored_items[table] += 1
+            usage.stored_bytes[table] += item_size(item)
+
     # -------------------------------------------------------- writes
 
-    def _before_PutItem(self, request: dict) -> Item | None:  # noqa: N802
+    def _before_PutItem(self, request: dict) -> Item | str | None:
         table = request["TableName"]
+        if _requires_absent(request, self._shape(table).keys):
+            return _ABSENT_UNLESS_FAILED  # no read needed: it succeeds only if there is no item
         return self._peek(table, self._key_of(table, request["Item"]))
 
-    def _after_PutItem(self, usage: Usage, request: dict, parsed: dict, failed: bool, old):  # noqa: N802
+    def _after_PutItem(self, usage: Usage, request: dict, parsed: dict, failed: bool, old):
         table = request["TableName"]
+        if old == _ABSENT_UNLESS_FAILED:  # a failed write changed nothing: read the item now
+            old = self._peek(table, self._key_of(table, request["Item"])) if failed else None
         units = self._shape(table).item_write_units(old, request["Item"], not failed)
         self._record(usage, table, "PutItem", write=units)
         if failed:
             usage.failed_conditions[f"{table}.PutItem"] += 1
+        else:
+            self._stored(usage, table, request["Item"])
 
-    def _before_UpdateItem(self, request: dict) -> Item | None:  # noqa: N802
+    def _before_UpdateItem(self, request: dict) -> Item | None:
         return self._peek(request["TableName"], request["Key"])
 
-    def _after_UpdateItem(self, usage: Usage, request: dict, parsed: dict, failed: bool, old):  # noqa: N802
+    def _after_UpdateItem(self, usage: Usage, request: dict, parsed: dict, failed: bool, old):
         table = request["TableName"]
         new = old if failed else self._peek(table, request["Key"])
         units = self._shape(table).item_write_units(old, new, not failed)
         self._record(usage, table, "UpdateItem", write=units)
         if failed:
             usage.failed_conditions[f"{table}.UpdateItem"] += 1
+        else:
+            self._stored(usage, table, new)
 
-    def _before_DeleteItem(self, request: dict) -> Item | None:  # noqa: N802
+    def _before_DeleteItem(self, request: dict) -> Item | None:
         return self._peek(request["TableName"], request["Key"])
 
-    def _after_DeleteItem(self, usage: Usage, request: dict, parsed: dict, failed: bool, old):  # noqa: N802
+    def _after_DeleteItem(self, usage: Usage, request: dict, parsed: dict, failed: bool, old):
         table = request["TableName"]
         units = self._shape(table).item_write_units(old, None, not failed)
         self._record(usage, table, "DeleteItem", write=units)
         if failed:
             usage.failed_conditions[f"{table}.DeleteItem"] += 1
 
-    def _before_BatchWriteItem(self, request: dict) -> dict[str, list[Item | None]]:  # noqa: N802
+    def _before_BatchWriteItem(self, request: dict) -> dict[str, list[Item | None]]:
         olds = {}
         for table, writes in request["RequestItems"].items():
             keys = [
@@ -404,7 +441,7 @@ class CapacityMeter:
             olds[table] = self._peek_many(table, keys)
         return olds
 
-    def _after_BatchWriteItem(self, usage: Usage, request: dict, parsed: dict, failed, olds):  # noqa: N802
+    def _after_BatchWriteItem(self, usage: Usage, request: dict, parsed: dict, failed, olds):
         unprocessed = parsed.get("UnprocessedItems") or {}
         for table, writes in request["RequestItems"].items():
             skipped = {json.dumps(w, sort_keys=True) for w in unprocessed.get(table, [])}
@@ -414,9 +451,10 @@ class CapacityMeter:
                     continue
                 new = write["PutRequest"]["Item"] if "PutRequest" in write else None
                 units += self._shape(table).item_write_units(old, new)
+                self._stored(usage, table, new)
             self._record(usage, table, "BatchWriteItem", write=units)
 
-    def _before_TransactWriteItems(self, request: dict) -> list[Item | None]:  # noqa: N802
+    def _before_TransactWriteItems(self, request: dict) -> list[Item | None]:
         olds = []
         for action in request["TransactItems"]:
             ((kind, body),) = action.items()
@@ -425,56 +463,63 @@ class CapacityMeter:
             olds.append(self._peek(table, key))
         return olds
 
-    def _after_TransactWriteItems(self, usage: Usage, request: dict, parsed, failed, olds):  # noqa: N802
+    def _after_TransactWriteItems(self, usage: Usage, request: dict, parsed, failed, olds):
         for action, old in zip(request["TransactItems"], olds, strict=True):
             ((kind, body),) = action.items()
             table = body["TableName"]
-            shape = self._shape(table)
-            if kind == "ConditionCheck":
-                units = write_units(item_size(old))
-            elif kind == "Put":
-                units = shape.item_write_units(old, body["Item"], not failed)
-            elif kind == "Update":
-                new = old if failed else self._peek(table, body["Key"])
-                units = shape.item_write_units(old, new, not failed)
-            else:
-                units = shape.item_write_units(old, None, not failed)
-            self._record(usage, table, f"TransactWriteItems.{kind}", write=2 * units)
+            new = old  # what a ConditionCheck, or any action of a cancelled transaction, leaves
+            if not failed and kind == "Put":
+                new = body["Item"]
+            elif not failed and kind == "Update":
+                new = self._peek(table, body["Key"])
+            elif not failed and kind == "Delete":
+                new = None
+            attempted = body["Item"] if kind == "Put" else new
+            table_units = write_units(max(item_size(old), item_size(attempted)))
+            index_units = (
+                0 if kind == "ConditionCheck" else self._shape(table).index_write_units(old, new)
+            )
+            if not failed and kind in ("Put", "Update"):
+                self._stored(usage, table, new)
+            # prepare and commit: twice the table's units; index entries are written once
+            write = 2 * table_units + index_units
+            self._record(usage, table, f"TransactWriteItems.{kind}", write=write)
         if failed:
             usage.failed_conditions["TransactWriteItems"] += 1
 
     # -------------------------------------------------------- reads
 
-    def _before_GetItem(self, request: dict) -> Item | None:  # noqa: N802
+    def _before_GetItem(self, request: dict) -> Item | None:
         if "ProjectionExpression" in request or "AttributesToGet" in request:
             return self._peek(request["TableName"], request["Key"])  # billed on the whole item
         return None
 
-    def _after_GetItem(self, usage: Usage, request: dict, parsed: dict, failed, whole):  # noqa: N802
+    def _after_GetItem(self, usage: Usage, request: dict, parsed: dict, failed, whole):
         item = whole if whole is not None else _wire(parsed.get("Item"))
         units = read_units(item_size(item), bool(request.get("ConsistentRead")))
         self._record(usage, request["TableName"], "GetItem", read=units)
 
-    def _after_BatchGetItem(self, usage: Usage, request: dict, parsed: dict, failed, _):  # noqa: N802
+    def _after_BatchGetItem(self, usage: Usage, request: dict, parsed: dict, failed, _):
         unprocessed = parsed.get("UnprocessedKeys") or {}
         for table, wanted in request["RequestItems"].items():
             skipped = {_key_text(key) for key in (unprocessed.get(table) or {}).get("Keys", [])}
             keys = [key for key in wanted["Keys"] if _key_text(key) not in skipped]
             consistent = bool(wanted.get("ConsistentRead"))
-            units = sum(read_units(item_size(item), consistent) for item in self._peek_many(table, keys))
+            items = self._peek_many(table, keys)
+            units = sum(read_units(item_size(item), consistent) for item in items)
             self._record(usage, table, "BatchGetItem", read=units)
 
-    def _after_TransactGetItems(self, usage: Usage, request: dict, parsed: dict, failed, _):  # noqa: N802
+    def _after_TransactGetItems(self, usage: Usage, request: dict, parsed: dict, failed, _):
         for action in request["TransactItems"]:
             body = action["Get"]
             item = self._peek(body["TableName"], body["Key"])
             units = 2 * read_units(item_size(item), consistent=True)
             self._record(usage, body["TableName"], "TransactGetItems", read=units)
 
-    def _after_Query(self, usage: Usage, request: dict, parsed: dict, failed, _):  # noqa: N802
+    def _after_Query(self, usage: Usage, request: dict, parsed: dict, failed, _):
         self._page(usage, "Query", request, parsed)
 
-    def _after_Scan(self, usage: Usage, request: dict, parsed: dict, failed, _):  # noqa: N802
+    def _after_Scan(self, usage: Usage, request: dict, parsed: dict, failed, _):
         self._page(usage, "Scan", request, parsed)
 
     def _page(self, usage: Usage, operation: str, request: dict, parsed: dict) -> None:
@@ -499,8 +544,10 @@ class CapacityMeter:
                            "ReturnConsumedCapacity"}
         }  # fmt: skip
         used = set(_PLACEHOLDER.findall(request.get("KeyConditionExpression", "")))
-        names = {k: v for k, v in request.get("ExpressionAttributeNames", {}).items() if k in used}
-        values = {k: v for k, v in request.get("ExpressionAttributeValues", {}).items() if k in used}
+        names = request.get("ExpressionAttributeNames", {})
+        values = request.get("ExpressionAttributeValues", {})
+        names = {key: value for key, value in names.items() if key in used}
+        values = {key: value for key, value in values.items() if key in used}
         if names:
             unfiltered["ExpressionAttributeNames"] = names
         if values:

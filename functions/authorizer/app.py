@@ -63,9 +63,8 @@ def _refusal(principal: Principal, event: APIGatewayAuthorizerRequestEvent) -> s
     """Why the caller may not make this request, or None when they may."""
     allowed = ROUTE_ROLES.get((event.http_method, event.resource), frozenset({Role.ADMIN}))
     if principal.role not in allowed:
-        return (
-            f"a {principal.role.value} credential may not call {event.http_method} {event.resource}"
-        )
+        route = f"{event.http_method} {event.resource}"
+        return f"credentials of role '{principal.role.value}' may not call {route}"
     app_id = (event.path_parameters or {}).get("app_id")
     if (
         app_id is not None

@@ -22,7 +22,7 @@ def to_utc(value: datetime) -> datetime:
 def format_iso(value: datetime) -> str:
     """`2026-02-10T10:00:00Z`, with milliseconds only when there are some."""
     value = to_utc(value)
-    if value.microsecond:
+    if value.microsecond >= 1000:
         return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -1,0 +1,345 @@
+"""Admin routes: apps, keys and bearer tokens."""
+
+import re
+
+import pytest
+
+from eventlog.keys import authenticate_key
+from eventlog.models import Role
+from eventlog.timeutil import parse_iso, utcnow
+from eventlog.tokens import verify_token
+
+HEX64 = re.compile(r"[0-9a-f]{64}")
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
+
+
+# ---------------------------------------------------------------- apps
+
+
+def test_create_app(api, aws):
+    reply = api.create_app("my-app")
+    assert reply.status == 201, reply.text
+    assert reply.content_type == "application/json"
+    created = reply.body
+    assert created == {
+        "id": created["id"],
+        "name": "my-app",
+        "ingest_key": created["ingest_key"],
+        "created_at": created["created_at"],
+    }
+    assert isinstance(created["id"], int) and created["id"] >= 1
+    assert HEX64.fullmatch(created["ingest_key"])
+    assert ISO_UTC.match(created["created_at"])
+
+    principal, usage_key = authenticate_key(created["ingest_key"])
+    assert principal.role is Role.INGEST
+    assert principal.app_id == created["id"]
+    assert usage_key
+
+    fetched = api.get_app(created["id"])
+    assert fetched.status == 200
+    assert fetched.body == {
+        "id": created["id"],
+        "name": "my-app",
+        "created_at": created["created_at"],
+    }
+
+
+def test_apps_get_their_own_ids_and_ingest_keys(api, aws):
+    first = api.create_app("first").body
+    second = api.create_app("second").body
+    assert first["id"] != second["id"]
+    assert first["ingest_key"] != second["ingest_key"]
+    assert authenticate_key(second["ingest_key"])[0].app_id == second["id"]
+
+
+def test_app_usage_keys_are_their_own(api, aws):
+    from eventlog.apps import app_usage_key
+
+    first = api.create_app("first").body
+    second = api.create_app("second").body
+    assert app_usage_key(first["id"]) != app_usage_key(second["id"])
+    assert app_usage_key(first["id"]) != aws.operator_api_key_value
+    assert authenticate_key(first["ingest_key"])[1] == app_usage_key(first["id"])
+
+
+@pytest.mark.parametrize("second_name", ["my-app", "My-App", "MY-APP"])
+def test_duplicate_app_name_is_a_conflict(api, aws, second_name):
+    assert api.create_app("my-app").status == 201
+    reply = api.create_app(second_name)
+    assert reply.status == 409
+    assert reply.content_type == "application/json"
+    assert reply.body == {"error": "CONFLICT", "message": reply.body["message"]}
+    assert second_name in reply.body["message"]
+    listing = api.list_apps().body
+    assert [app["name"] for app in listing["items"]] == ["my-app"]
+
+
+@pytest.mark.parametrize("name", ["1app", "-app", "bad!name", "a" * 65, "ü-app"])
+def test_invalid_app_name_is_refused(api, aws, name):
+    reply = api.create_app(name)
+    assert reply.status == 400
+    assert reply.body["error"] == "VALIDATION_ERROR"
+    assert api.list_apps().body["items"] == []
+
+
+@pytest.mark.parametrize("name", ["a", "A", "my_app.v2-beta", "x" * 64])
+def test_valid_app_names(api, aws, name):
+    reply = api.create_app(name)
+    assert reply.status == 201, reply.text
+    assert reply.body["name"] == name
+
+
+def test_list_apps_is_paginated(api, aws):
+    created = [api.create_app(f"app-{i}").body for i in range(5)]
+    expected = [{key: app[key] for key in ("id", "name", "created_at")} for app in created]
+
+    first = api.list_apps(limit=2)
+    assert first.status == 200
+    assert first.content_type == "application/json"
+    assert first.body["items"] == expected[:2]
+    assert first.body["next_cursor"]
+
+    seen, cursor = list(first.body["items"]), first.body["next_cursor"]
+    while cursor:
+        page = api.list_apps(limit=2, cursor=cursor)
+        assert page.status == 200, page.text
+        seen += page.body["items"]
+        cursor = page.body.get("next_cursor")
+    assert seen == expected
+
+
+def test_last_page_of_apps_has_a_null_cursor(api, aws):
+    api.create_app("only")
+    listing = api.list_apps()
+    assert listing.body == {"items": listing.body["items"], "next_cursor": None}
+    assert len(listing.body["items"]) == 1
+
+
+def test_list_apps_never_shows_ingest_or_usage_keys(api, aws):
+    api.create_app("secretive")
+    listing = api.list_apps()
+    assert set(listing.body["items"][0]) == {"id", "name", "created_at"}
+    assert not HEX64.search(listing.text)
+
+
+@pytest.mark.parametrize("limit", [0, 101, "many"])
+def test_list_apps_limit_bounds(api, aws, limit):
+    reply = api.list_apps(limit=limit)
+    assert reply.status == 400
+    assert reply.body["error"] == "VALIDATION_ERROR"
+
+
+def test_get_unknown_app_is_not_found(api, aws):
+    reply = api.get_app(999)
+    assert reply.status == 404
+    assert reply.body == {"error": "NOT_FOUND", "message": "no app with id 999"}
+
+
+def test_get_app_with_non_numeric_id_is_refused(api, aws):
+    reply = api.get_app("my-app")
+    assert reply.status == 400
+    assert reply.body["error"] == "VALIDATION_ERROR"
+
+
+# ---------------------------------------------------------------- keys
+
+
+def test_create_user_key(api, app):
+    reply = api.create_key({"role": "user", "app_id": app.id, "label": "dashboard"})
+    assert reply.status == 201, reply.text
+    assert reply.content_type == "application/json"
+    created = reply.body
+    assert created == {
+        "id": created["id"],
+        "role": "user",
+        "app_id": app.id,
+        "label": "dashboard",
+        "created_at": created["created_at"],
+        "revoked_at": None,
+        "key": created["key"],
+    }
+    assert created["id"].startswith("k_")
+    assert HEX64.fullmatch(created["key"])
+    principal, usage_key = authenticate_key(created["key"])
+    assert (principal.role, principal.app_id, principal.key_id) == (
+        Role.USER,
+        app.id,
+        created["id"],
+    )
+    from eventlog.apps import app_usage_key
+
+    assert usage_key == app_usage_key(app.id)
+
+
+def test_create_admin_key(api, aws):
+    reply = api.create_key({"role": "admin"})
+    assert reply.status == 201, reply.text
+    assert reply.body["role"] == "admin"
+    assert "app_id" not in reply.body or reply.body["app_id"] is None
+    principal, usage_key = authenticate_key(reply.body["key"])
+    assert principal.role is Role.ADMIN and principal.app_id is None
+    assert usage_key == aws.operator_api_key_value
+
+
+def test_create_ingest_key(api, app):
+    reply = api.create_key({"role": "ingest", "app_id": app.id})
+    assert reply.status == 201, reply.text
+    assert authenticate_key(reply.body["key"])[0].role is Role.INGEST
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"role": "user"},  # a user key needs an app
+        {"role": "ingest"},
+        {"role": "admin", "app_id": 1},  # an admin key has none
+        {"role": "owner", "app_id": 1},
+        {"role": "user", "app_id": 0},
+        {"role": "user", "app_id": "one"},
+        {"role": "user", "app_id": 1, "colour": "red"},
+        {"role": "user", "app_id": 1, "label": ""},
+        {},
+    ],
+)
+def test_invalid_key_request_is_refused(api, app, body):
+    reply = api.create_key(body)
+    assert reply.status == 400, reply.text
+    assert reply.content_type == "application/json"
+    assert reply.body["error"] == "VALIDATION_ERROR"
+    assert reply.body["details"]
+
+
+def test_key_for_an_unknown_app_is_refused(api, app):
+    reply = api.create_key({"role": "user", "app_id": app.id + 100})
+    assert reply.status == 400
+    assert reply.body == {
+        "error": "VALIDATION_ERROR",
+        "message": f"app {app.id + 100} does not exist",
+    }
+
+
+@pytest.mark.parametrize("body", ["", "{not json", "[]"])
+def test_key_request_that_is_no_json_object_is_refused(api, aws, body):
+    reply = api.create_key(body)
+    assert reply.status == 400
+    assert reply.body["error"] == "VALIDATION_ERROR"
+
+
+def test_list_keys_never_shows_a_key_or_its_hash(api, app, admin_key, user_key):
+    reply = api.list_keys()
+    assert reply.status == 200
+    assert reply.content_type == "application/json"
+    assert not HEX64.search(reply.text)
+    listed = {key["id"]: key for key in reply.body["items"]}
+    assert set(listed) >= {admin_key.id, user_key.id}
+    assert listed[user_key.id] == {
+        "id": user_key.id,
+        "role": "user",
+        "app_id": app.id,
+        "label": "tests user",
+        "created_at": user_key.created_at,
+        "revoked_at": None,
+    }
+    # The app's ingest key is listed too, without its plaintext.
+    assert any(key["role"] == "ingest" and key["app_id"] == app.id for key in listed.values())
+
+
+def test_list_keys_of_one_app(api, app, other_app, user_key):
+    reply = api.list_keys(app_id=other_app.id)
+    assert reply.status == 200
+    assert {key["app_id"] for key in reply.body["items"]} == {other_app.id}
+    assert user_key.id not in {key["id"] for key in reply.body["items"]}
+
+
+def test_list_keys_is_paginated(api, app):
+    created = [api.create_key({"role": "user", "app_id": app.id}).body["id"] for _ in range(3)]
+    seen, cursor = [], None
+    while True:
+        page = api.list_keys(limit=2, **({"cursor": cursor} if cursor else {}))
+        assert page.status == 200, page.text
+        assert len(page.body["items"]) <= 2
+        seen += [key["id"] for key in page.body["items"]]
+        cursor = page.body.get("next_cursor")
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) == 4  # the app's ingest key and the three user keys
+    assert set(created) < set(seen)
+    assert seen == sorted(seen)  # key ids sort by creation
+
+
+def test_revoked_key_no_longer_authenticates(api, user_key):
+    assert authenticate_key(user_key.key) is not None
+    reply = api.revoke_key(user_key.id)
+    assert reply.status == 200, reply.text
+    assert reply.content_type == "application/json"
+    assert reply.body["id"] == user_key.id
+    assert ISO_UTC.match(reply.body["revoked_at"])
+    assert "key" not in reply.body and not HEX64.search(reply.text)
+    assert authenticate_key(user_key.key) is None
+
+    listed = {key["id"]: key for key in api.list_keys().body["items"]}
+    assert listed[user_key.id]["revoked_at"] == reply.body["revoked_at"]
+
+
+def test_revoking_twice_keeps_the_first_time(api, user_key):
+    first = api.revoke_key(user_key.id)
+    again = api.revoke_key(user_key.id)
+    assert again.status == 200
+    assert again.body["revoked_at"] == first.body["revoked_at"]
+
+
+def test_revoking_an_apps_ingest_key(api, app):
+    ingest = next(key for key in api.list_keys().body["items"] if key["role"] == "ingest")
+    assert api.revoke_key(ingest["id"]).status == 200
+    assert authenticate_key(app.ingest_key) is None
+
+
+def test_revoking_an_unknown_key_is_not_found(api, aws):
+    reply = api.revoke_key("k_0123456789ab")
+    assert reply.status == 404
+    assert reply.content_type == "application/json"
+    assert reply.body == {"error": "NOT_FOUND", "message": "no key with id 'k_0123456789ab'"}
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def test_create_token_for_a_user(api, app):
+    before = utcnow().replace(microsecond=0)
+    reply = api.create_token({"role": "user", "app_id": app.id, "expires_in": 3600})
+    assert reply.status == 201, reply.text
+    assert reply.content_type == "application/json"
+    assert reply.body == {
+        "token": reply.body["token"],
+        "token_type": "Bearer",
+        "expires_at": reply.body["expires_at"],
+    }
+    principal = verify_token(reply.body["token"])
+    assert (principal.role, principal.app_id) == (Role.USER, app.id)
+    expires = parse_iso(reply.body["expires_at"])
+    assert 3600 <= (expires - before).total_seconds() <= 3600 + 60
+
+
+def test_create_token_for_an_admin(api, aws):
+    reply = api.create_token({"role": "admin", "subject": "ops"})
+    assert reply.status == 201, reply.text
+    principal = verify_token(reply.body["token"])
+    assert (principal.role, principal.app_id, principal.key_id) == (Role.ADMIN, None, "jwt:ops")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"role": "root"},
+        {"role": "user"},  # needs an app
+        {"role": "admin", "app_id": 1},
+        {"role": "user", "app_id": 1, "expires_in": 59},
+        {"role": "user", "app_id": 1, "expires_in": 31_536_001},
+        {"role": "user", "app_id": 1, "scope": "all"},
+    ],
+)
+def test_invalid_token_request_is_refused(api, aws, body):
+    reply = api.create_token(body)
+    assert reply.status == 400, reply.text
+    assert reply.body["error"] == "VALIDATION_ERROR"

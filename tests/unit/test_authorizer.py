@@ -1,0 +1,280 @@
+"""The REQUEST authorizer: who is calling, may they make this request, and which usage key."""
+
+import secrets
+from datetime import timedelta
+
+import jwt
+import pytest
+
+from eventlog.apps import app_usage_key
+from eventlog.ids import new_ulid
+from eventlog.keys import revoke_key
+from eventlog.models import Role, TokenIn
+from eventlog.signing import derived_key
+from eventlog.timeutil import utcnow
+from eventlog.tokens import mint_token
+
+EVENTS = "/apps/{app_id}/events"
+EVENT = "/apps/{app_id}/events/{event_id}"
+
+
+def admin_routes(app_id: int) -> list[tuple[str, str, dict]]:
+    return [
+        ("GET", "/apps", {}),
+        ("POST", "/apps/{app_id}", {"app_id": "new-app"}),
+        ("GET", "/apps/{app_id}", {"app_id": app_id}),
+        ("POST", "/keys", {}),
+        ("GET", "/keys", {}),
+        ("DELETE", "/keys/{key_id}", {"key_id": "k_0123456789ab"}),
+        ("POST", "/tokens", {}),
+    ]
+
+
+def event_routes(app_id: int) -> list[tuple[str, str, dict]]:
+    return [
+        ("GET", EVENTS, {"app_id": app_id}),
+        ("POST", EVENTS, {"app_id": app_id}),
+        ("GET", EVENT, {"app_id": app_id, "event_id": new_ulid(utcnow())}),
+    ]
+
+
+def token_for(role: Role, app_id: int | None = None) -> str:
+    return mint_token(TokenIn(role=role, app_id=app_id)).token
+
+
+def signed(claims: dict, key: bytes | str | None = None) -> str:
+    return jwt.encode(claims, key if key is not None else derived_key("jwt"), algorithm="HS256")
+
+
+def later(seconds: int = 3600) -> int:
+    return int((utcnow() + timedelta(seconds=seconds)).timestamp())
+
+
+# ---------------------------------------------------------------- admin
+
+
+def test_admin_key_may_call_every_route(api, app, admin_key, aws):
+    for method, resource, parameters in admin_routes(app.id) + event_routes(app.id):
+        answer = api.authorize({"x-api-key": admin_key.key}, method, resource, **parameters)
+        assert answer.allows_the_request, (method, resource, answer.answer)
+        assert answer.answer["principalId"] == admin_key.id
+        assert answer.context == {"role": "admin", "app_id": "", "key_id": admin_key.id}
+        assert answer.usage_key == aws.operator_api_key_value
+
+
+def test_admin_key_may_read_any_app(api, app, other_app, admin_key):
+    answer = api.authorize({"x-api-key": admin_key.key}, "GET", EVENTS, app_id=other_app.id)
+    assert answer.allows_the_request
+
+
+def test_admin_bearer_token_may_call_admin_routes(api, app, aws):
+    token = token_for(Role.ADMIN)
+    for method, resource, parameters in admin_routes(app.id):
+        answer = api.authorize({"Authorization": f"Bearer {token}"}, method, resource, **parameters)
+        assert answer.allows_the_request, (method, resource)
+        assert answer.context["role"] == "admin"
+        assert answer.usage_key == aws.operator_api_key_value
+
+
+def test_odd_characters_in_the_path_still_get_a_policy(api, app, admin_key):
+    # The query function answers 404 for a malformed id; the authorizer must let it through.
+    for event_id in ("not:a:ulid", "a@b", "x%20y", "~tilde"):
+        answer = api.authorize(
+            {"x-api-key": admin_key.key}, "GET", EVENT, app_id=app.id, event_id=event_id
+        )
+        assert answer.allows_the_request, event_id
+
+
+# ---------------------------------------------------------------- user
+
+
+def test_user_key_may_read_and_write_its_own_apps_events(api, app, user_key):
+    for method, resource, parameters in event_routes(app.id):
+        answer = api.authorize({"x-api-key": user_key.key}, method, resource, **parameters)
+        assert answer.allows_the_request, (method, resource)
+        assert answer.answer["principalId"] == user_key.id
+        assert answer.context == {"role": "user", "app_id": str(app.id), "key_id": user_key.id}
+        assert answer.usage_key == app_usage_key(app.id)
+
+
+def test_user_key_is_denied_another_apps_events(api, app, other_app, user_key):
+    for method, resource, parameters in event_routes(other_app.id):
+        answer = api.authorize({"x-api-key": user_key.key}, method, resource, **parameters)
+        assert answer.denies_everything, (method, resource)
+        assert answer.context["reason"] == (
+            f"this credential is for app {app.id}, not app {other_app.id}"
+        )
+        assert answer.usage_key is None
+
+
+def test_user_key_is_denied_admin_routes(api, app, user_key):
+    for method, resource, parameters in admin_routes(app.id):
+        answer = api.authorize({"x-api-key": user_key.key}, method, resource, **parameters)
+        assert answer.denies_everything, (method, resource)
+        assert "user" in answer.context["reason"]
+        assert f"{method} {resource}" in answer.context["reason"]
+        assert answer.context["role"] == "user"
+
+
+def test_user_bearer_token_is_allowed_on_its_app(api, app, other_app):
+    token = token_for(Role.USER, app.id)
+    answer = api.authorize({"Authorization": f"Bearer {token}"}, "GET", EVENTS, app_id=app.id)
+    assert answer.allows_the_request
+    assert answer.context == {
+        "role": "user",
+        "app_id": str(app.id),
+        "key_id": "jwt:eventlog-client",
+    }
+    assert answer.usage_key == app_usage_key(app.id)
+
+    elsewhere = api.authorize(
+        {"Authorization": f"Bearer {token}"}, "GET", EVENTS, app_id=other_app.id
+    )
+    assert elsewhere.denies_everything
+
+
+# ---------------------------------------------------------------- ingest
+
+
+def test_ingest_key_may_post_events_to_its_app(api, app):
+    answer = api.authorize({"X-INGEST-KEY": app.ingest_key}, "POST", EVENTS, app_id=app.id)
+    assert answer.allows_the_request
+    assert answer.context["role"] == "ingest"
+    assert answer.context["app_id"] == str(app.id)
+    assert answer.usage_key == app_usage_key(app.id)
+
+
+def test_ingest_key_may_not_read_events(api, app):
+    for method, resource, parameters in event_routes(app.id):
+        if method == "POST":
+            continue
+        answer = api.authorize({"X-INGEST-KEY": app.ingest_key}, method, resource, **parameters)
+        assert answer.denies_everything, (method, resource)
+        assert "ingest" in answer.context["reason"]
+        assert f"GET {resource}" in answer.context["reason"]
+
+
+def test_ingest_key_may_not_call_admin_routes(api, app):
+    for method, resource, parameters in admin_routes(app.id):
+        answer = api.authorize({"X-INGEST-KEY": app.ingest_key}, method, resource, **parameters)
+        assert answer.denies_everything, (method, resource)
+
+
+def test_ingest_key_may_not_post_to_another_app(api, app, other_app):
+    answer = api.authorize({"X-INGEST-KEY": app.ingest_key}, "POST", EVENTS, app_id=other_app.id)
+    assert answer.denies_everything
+    assert (
+        answer.context["reason"] == f"this credential is for app {app.id}, not app {other_app.id}"
+    )
+
+
+# ---------------------------------------------------------------- header names
+
+
+@pytest.mark.parametrize("header", ["x-api-key", "X-API-KEY", "X-Api-Key"])
+def test_api_key_header_name_is_case_insensitive(api, app, user_key, header):
+    assert api.authorize({header: user_key.key}, "GET", EVENTS, app_id=app.id).allows_the_request
+
+
+@pytest.mark.parametrize("header", ["X-INGEST-KEY", "x-ingest-key", "X-Ingest-Key"])
+def test_ingest_key_header_name_is_case_insensitive(api, app, header):
+    answer = api.authorize({header: app.ingest_key}, "POST", EVENTS, app_id=app.id)
+    assert answer.allows_the_request
+
+
+@pytest.mark.parametrize(
+    ("header", "scheme"),
+    [("Authorization", "Bearer"), ("authorization", "bearer"), ("AUTHORIZATION", "BEARER")],
+)
+def test_authorization_header_and_scheme_are_case_insensitive(api, app, header, scheme):
+    token = token_for(Role.USER, app.id)
+    answer = api.authorize({header: f"{scheme} {token}"}, "GET", EVENTS, app_id=app.id)
+    assert answer.allows_the_request
+
+
+# ---------------------------------------------------------------- refused outright (401)
+
+
+def assert_unauthorized(api, headers: dict, method: str = "GET", app_id: int = 1) -> None:
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        api.authorize(headers, method, EVENTS, app_id=app_id)
+
+
+def test_missing_credential_is_unauthorized(api, app):
+    assert_unauthorized(api, {}, app_id=app.id)
+    assert_unauthorized(api, {"x-api-key": ""}, app_id=app.id)
+    assert_unauthorized(api, {"Authorization": ""}, app_id=app.id)
+
+
+def test_unknown_keys_are_unauthorized(api, app):
+    assert_unauthorized(api, {"x-api-key": secrets.token_hex(32)}, app_id=app.id)
+    assert_unauthorized(api, {"X-INGEST-KEY": secrets.token_hex(32)}, "POST", app_id=app.id)
+    assert_unauthorized(api, {"x-api-key": "elk_user_0123456789abcdef"}, app_id=app.id)
+
+
+def test_revoked_keys_are_unauthorized(api, app, user_key):
+    revoke_key(user_key.id)
+    assert_unauthorized(api, {"x-api-key": user_key.key}, app_id=app.id)
+
+
+def test_revoked_ingest_key_is_unauthorized(api, app):
+    from eventlog.keys import authenticate_key
+
+    principal, _ = authenticate_key(app.ingest_key)
+    revoke_key(principal.key_id)
+    assert_unauthorized(api, {"X-INGEST-KEY": app.ingest_key}, "POST", app_id=app.id)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Bearer",
+        "Bearer ",
+        "Bearer not-a-jwt",
+        "Bearer a.b.c",
+        "Basic dXNlcjpwYXNzd29yZA==",
+        "Token abc",
+    ],
+)
+def test_malformed_authorization_is_unauthorized(api, app, authorization):
+    assert_unauthorized(api, {"Authorization": authorization}, app_id=app.id)
+
+
+def test_expired_bearer_token_is_unauthorized(api, app):
+    token = signed({"sub": "x", "role": "admin", "exp": later(-60)})
+    assert_unauthorized(api, {"Authorization": f"Bearer {token}"}, app_id=app.id)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [b"some other secret", "the-signing-secret-itself", None],
+    ids=["other-secret", "raw-secret", "cursor-key"],
+)
+def test_wrongly_signed_bearer_token_is_unauthorized(api, app, aws, key):
+    if key is None:
+        key = derived_key("cursor")  # page cursors are signed too: never a token
+    elif key == "the-signing-secret-itself":
+        key = aws.signing_secret
+    token = signed({"sub": "x", "role": "admin", "exp": later()}, key)
+    assert_unauthorized(api, {"Authorization": f"Bearer {token}"}, app_id=app.id)
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": "x", "role": "admin"},  # no expiry
+        {"sub": "x", "exp": 0},  # no role
+        {"role": "admin", "exp": 0},  # no subject
+        {"sub": "x", "role": "user", "exp": 0},  # a user without an app
+        {"sub": "x", "role": "root", "exp": 0},
+    ],
+)
+def test_bearer_token_with_bad_claims_is_unauthorized(api, app, claims):
+    if claims.get("exp") == 0:
+        claims = {**claims, "exp": later()}
+    assert_unauthorized(api, {"Authorization": f"Bearer {signed(claims)}"}, app_id=app.id)
+
+
+def test_unsigned_bearer_token_is_unauthorized(api, app):
+    token = jwt.encode({"sub": "x", "role": "admin", "exp": later()}, None, algorithm="none")
+    assert_unauthorized(api, {"Authorization": f"Bearer {token}"}, app_id=app.id)
