@@ -3,7 +3,7 @@
 from http import HTTPStatus
 from typing import Annotated
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
@@ -25,14 +25,12 @@ from eventlog.models import (
 )
 
 logger = Logger()
-tracer = Tracer()
 app = create_resolver()
 
 PageLimit = Annotated[int, Query(ge=1, le=100)]
 
 
 @app.post("/apps/<app_id>")
-@tracer.capture_method
 def create_app(
     app_id: Annotated[AppName, Path(description="The new app's name")],
 ) -> Response[AppCreated]:
@@ -55,7 +53,6 @@ def get_app(app_id: int) -> Response[App]:
 
 
 @app.post("/keys")
-@tracer.capture_method
 def create_key(request: Annotated[KeyIn, Body()]) -> Response[KeyCreated]:
     created = keys.create_key(request)
     logger.info("key created", extra={"key_id": created.id, "role": created.role})
@@ -72,7 +69,6 @@ def list_keys(
 
 
 @app.delete("/keys/<key_id>")
-@tracer.capture_method
 def revoke_key(key_id: str) -> Response[Key]:
     revoked = keys.revoke_key(key_id)
     logger.info("key revoked", extra={"key_id": key_id})
@@ -80,12 +76,10 @@ def revoke_key(key_id: str) -> Response[Key]:
 
 
 @app.post("/tokens")
-@tracer.capture_method
 def create_token(request: Annotated[TokenIn, Body()]) -> Response[TokenOut]:
     return json_response(tokens.mint_token(request), HTTPStatus.CREATED)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -4,11 +4,12 @@ Missing or unknown credential: raise "Unauthorized" (API Gateway answers 401). K
 route or app it may not use: a Deny policy with the reason in its context (403).
 """
 
-from aws_lambda_powertools import Logger, Tracer
+from typing import Any
+
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import event_source
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerRequestEvent,
-    APIGatewayAuthorizerResponse,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -17,7 +18,6 @@ from eventlog.errors import AuthenticationError
 from eventlog.models import Principal, Role
 
 logger = Logger()
-tracer = Tracer()
 
 ADMINS = frozenset({Role.ADMIN})
 READERS = frozenset({Role.ADMIN, Role.USER})
@@ -39,14 +39,14 @@ class Unauthorized(Exception):
 def _identify(event: APIGatewayAuthorizerRequestEvent) -> tuple[Principal, str | None]:
     """The caller and their usage-plan key; Unauthorized when there is no valid credential."""
     for header in ("x-api-key", "X-INGEST-KEY"):
-        key = event.get_header_value(header, case_sensitive=False)
+        key = event.headers.get(header)
         if key:
             found = keys.authenticate_key(key.strip())
             if found is None:
                 logger.info("unknown or revoked key", extra={"header": header})
                 raise Unauthorized
             return found
-    authorization = event.get_header_value("Authorization", case_sensitive=False) or ""
+    authorization = event.headers.get("Authorization") or ""
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         try:
@@ -75,30 +75,41 @@ def _refusal(principal: Principal, event: APIGatewayAuthorizerRequestEvent) -> s
     return None
 
 
+def _policy(
+    principal: Principal, method_arn: str, reason: str | None, usage_key: str | None
+) -> dict:
+    """The IAM policy for exactly this request (results are not cached: see template.yaml)."""
+    context: dict[str, Any] = {
+        "role": principal.role.value,
+        "app_id": str(principal.app_id or ""),
+        "key_id": principal.key_id,
+    }
+    policy: dict[str, Any] = {
+        "principalId": principal.key_id,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Action": "execute-api:Invoke",
+                    "Effect": "Deny" if reason else "Allow",
+                    "Resource": method_arn,
+                }
+            ],
+        },
+        "context": context,
+    }
+    if reason:
+        context["reason"] = reason
+    else:
+        policy["usageIdentifierKey"] = usage_key or usage.operator_usage_key()
+    return policy
+
+
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @event_source(data_class=APIGatewayAuthorizerRequestEvent)
 def lambda_handler(event: APIGatewayAuthorizerRequestEvent, context: LambdaContext) -> dict:
     principal, usage_key = _identify(event)
-    arn = event.parsed_arn
     reason = _refusal(principal, event)
-    policy = APIGatewayAuthorizerResponse(
-        principal_id=principal.key_id,
-        region=arn.region,
-        aws_account_id=arn.aws_account_id,
-        api_id=arn.api_id,
-        stage=arn.stage,
-        context={
-            "role": principal.role.value,
-            "app_id": str(principal.app_id or ""),
-            "key_id": principal.key_id,
-            **({"reason": reason} if reason else {}),
-        },
-        usage_identifier_key=None if reason else usage_key or usage.operator_usage_key(),
-    )
     if reason:
         logger.info("request refused", extra={"key_id": principal.key_id, "reason": reason})
-        policy.deny_all_routes()
-    else:
-        policy.allow_route(event.http_method, event.path)
-    return policy.asdict()
+    return _policy(principal, event.method_arn, reason, usage_key)

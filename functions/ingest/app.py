@@ -3,7 +3,7 @@
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -15,7 +15,6 @@ from eventlog.models import BatchResult, Event
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 app = create_resolver()
 
 
@@ -50,10 +49,9 @@ def _ingest(app_id: int, payload: Any) -> dict[str, Any]:
 
 
 @app.post("/apps/<app_id>/events")
-@tracer.capture_method
 def post_events(app_id: int) -> Response[Event | BatchResult]:
     payload = json_body(app)
-    key = app.current_event.get_header_value("Idempotency-Key", case_sensitive=False)
+    key = app.current_event.headers.get("Idempotency-Key")
     if key:
         answer = idempotency.run_once(
             scope=f"app:{app_id}",
@@ -68,7 +66,6 @@ def post_events(app_id: int) -> Response[Event | BatchResult]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
@@ -13,7 +13,6 @@ from eventlog import queries
 from eventlog.models import Event, EventPage, EventQuery
 
 logger = Logger()
-tracer = Tracer()
 app = create_resolver()
 
 
@@ -23,18 +22,15 @@ def health() -> Response[dict[str, str]]:
 
 
 @app.get("/apps/<app_id>/events")
-@tracer.capture_method
 def list_events(app_id: int, query: Annotated[EventQuery, Query()]) -> Response[EventPage]:
     return json_response(queries.list_events(app_id, query))
 
 
 @app.get("/apps/<app_id>/events/<event_id>")
-@tracer.capture_method
 def get_event(app_id: int, event_id: str) -> Response[Event]:
     return json_response(queries.get_event(app_id, event_id))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

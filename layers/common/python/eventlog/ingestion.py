@@ -38,8 +38,8 @@ def field_errors(error: ValidationError) -> list[FieldError]:
 
 def _stamp(app_id: int, event_in: EventIn, event_id: str, received: datetime) -> Event:
     occurred = event_in.occurred_at or received
-    if event_in.sent_at is not None:
-        # The client's clock is off by (sent_at - received): shift occurred_at by as much.
+    if event_in.occurred_at is not None and event_in.sent_at is not None:
+        # The client's clock is off by (sent_at - received): shift its occurred_at by as much.
         occurred += received - event_in.sent_at
     return Event(
         id=event_id,

@@ -52,7 +52,20 @@ AppName = Annotated[
 ]
 
 
-class EventIn(BaseModel):
+class Model(BaseModel):
+    # Schemas are built on first use, not at import: cold starts pay only for what a route uses.
+    model_config = ConfigDict(defer_build=True)
+
+
+class CompactModel(Model):
+    """Leaves unset optional fields out of its JSON instead of writing null."""
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {field: value for field, value in serialize(self).items() if value is not None}
+
+
+class EventIn(Model):
     """One event as a client sends it."""
 
     model_config = ConfigDict(extra="forbid")
@@ -82,7 +95,7 @@ class EventIn(BaseModel):
         return self
 
 
-class Event(BaseModel):
+class Event(CompactModel):
     """A stored event as the API returns it (unset optional fields are left out)."""
 
     id: str
@@ -99,37 +112,33 @@ class Event(BaseModel):
     tags: dict[str, Any] | None = None
     event_id: str | None = None
 
-    @model_serializer(mode="wrap")
-    def _leave_out_unset(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return {field: value for field, value in serialize(self).items() if value is not None}
 
-
-class FieldError(BaseModel):
+class FieldError(Model):
     field: str
     message: str
 
 
-class BatchItemResult(BaseModel):
+class BatchItemResult(CompactModel):
     index: int
     status: Literal["accepted", "duplicate", "rejected"]
     id: str | None = None
     errors: list[FieldError] | None = None
 
 
-class BatchResult(BaseModel):
+class BatchResult(Model):
     accepted: int
     duplicates: int
     rejected: int
     items: list[BatchItemResult]
 
 
-class EventPage(BaseModel):
+class EventPage(Model):
     items: list[Event]
     next_cursor: str | None
     next_offset: int | None
 
 
-class EventQuery(BaseModel):
+class EventQuery(Model):
     """Filters and paging of an event listing; times filter on received_at."""
 
     model_config = ConfigDict(extra="forbid")
@@ -152,7 +161,7 @@ class EventQuery(BaseModel):
         return self
 
 
-class App(BaseModel):
+class App(Model):
     id: int
     name: str
     created_at: str
@@ -162,12 +171,12 @@ class AppCreated(App):
     ingest_key: str = Field(description="Plaintext ingest key: shown this once, stored hashed")
 
 
-class AppPage(BaseModel):
+class AppPage(Model):
     items: list[App]
     next_cursor: str | None
 
 
-class KeyIn(BaseModel):
+class KeyIn(Model):
     model_config = ConfigDict(extra="forbid")
 
     role: Role
@@ -183,7 +192,7 @@ class KeyIn(BaseModel):
         return self
 
 
-class Key(BaseModel):
+class Key(Model):
     id: str
     role: Role
     app_id: int | None = None
@@ -196,12 +205,12 @@ class KeyCreated(Key):
     key: str = Field(description="Plaintext key: shown this once, stored as a SHA-256 hash")
 
 
-class KeyPage(BaseModel):
+class KeyPage(Model):
     items: list[Key]
     next_cursor: str | None
 
 
-class TokenIn(BaseModel):
+class TokenIn(Model):
     model_config = ConfigDict(extra="forbid")
 
     role: Role
@@ -215,13 +224,13 @@ class TokenIn(BaseModel):
         return self
 
 
-class TokenOut(BaseModel):
+class TokenOut(Model):
     token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 (a scheme, not a secret)
     expires_at: str
 
 
-class Principal(BaseModel):
+class Principal(Model):
     """Who is calling: the authorizer builds it, handlers receive it in the request context."""
 
     role: Role

@@ -22,9 +22,8 @@ def to_utc(value: datetime) -> datetime:
 def format_iso(value: datetime) -> str:
     """`2026-02-10T10:00:00Z`, with milliseconds only when there are some."""
     value = to_utc(value)
-    if value.microsecond >= 1000:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    timespec = "milliseconds" if value.microsecond >= 1000 else "seconds"
+    return value.replace(tzinfo=None).isoformat(timespec=timespec) + "Z"
 
 
 def epoch_seconds(moment: datetime) -> int:

@@ -3,7 +3,8 @@
 from datetime import timedelta
 from typing import Any
 
-from eventlog.errors import AuthenticationError
+from eventlog import apps
+from eventlog.errors import AuthenticationError, InvalidInputError
 from eventlog.models import Principal, TokenIn, TokenOut
 from eventlog.signing import derived_key
 from eventlog.timeutil import format_iso, utcnow
@@ -15,6 +16,8 @@ PURPOSE = "jwt"
 def mint_token(request: TokenIn) -> TokenOut:
     import jwt  # only the token routes need it
 
+    if request.app_id is not None and apps.app_usage_key(request.app_id) is None:
+        raise InvalidInputError(f"app {request.app_id} does not exist")
     issued = utcnow().replace(microsecond=0)
     expires = issued + timedelta(seconds=request.expires_in)
     claims: dict[str, Any] = {

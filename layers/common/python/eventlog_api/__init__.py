@@ -35,6 +35,8 @@ STATUS_OF_ERROR: dict[type[EventlogError], HTTPStatus] = {
     PayloadTooLargeError: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
 }
 
+REQUEST_PARTS = {"query", "path", "header", "body"}
+
 logger = Logger()
 
 
@@ -53,8 +55,10 @@ def error_response(
 
 
 def _field_name(location: tuple) -> str:
-    # Powertools prefixes the source ("query", "path", "body"); the caller knows the field.
-    parts = [str(part) for part in location[1:]] or [str(part) for part in location]
+    # Powertools prefixes the source ("query", "body"...), twice for a model of query parameters.
+    parts = [str(part) for part in location]
+    while len(parts) > 1 and parts[0] in REQUEST_PARTS:
+        parts.pop(0)
     return ".".join(parts) or "body"
 
 
