@@ -256,7 +256,8 @@ def other_app(aws: FakeAws) -> Any:
 @pytest.fixture
 def admin_key(aws: FakeAws) -> Any:
     from eventlog.keys import create_key
-    from eventlog.models import KeyIn, Role
+    from eventlog.models.admin import KeyIn
+    from eventlog.models.base import Role
 
     return create_key(KeyIn(role=Role.ADMIN, label="tests admin"))
 
@@ -264,7 +265,8 @@ def admin_key(aws: FakeAws) -> Any:
 @pytest.fixture
 def user_key(app: Any) -> Any:
     from eventlog.keys import create_key
-    from eventlog.models import KeyIn, Role
+    from eventlog.models.admin import KeyIn
+    from eventlog.models.base import Role
 
     return create_key(KeyIn(role=Role.USER, app_id=app.id, label="tests user"))
 
@@ -278,7 +280,7 @@ def store_event(aws: FakeAws) -> Callable[..., Any]:
     """
     from eventlog import repository
     from eventlog.ids import new_ulid
-    from eventlog.models import Event
+    from eventlog.models.events import Event
     from eventlog.timeutil import epoch_seconds, format_iso
 
     def store(

@@ -25,7 +25,8 @@ def main() -> None:
     os.environ["OPERATOR_API_KEY_ID_PARAMETER"] = f"/eventlog/{args.stack}/operator-api-key-id"
 
     from eventlog.keys import create_key
-    from eventlog.models import KeyIn, Role
+    from eventlog.models.admin import KeyIn
+    from eventlog.models.base import Role
 
     created = create_key(KeyIn(role=Role.ADMIN, label=args.label))
     print(f"API:       {outputs['ApiUrl']}")

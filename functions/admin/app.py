@@ -11,10 +11,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from eventlog_api import create_resolver, json_response
 
 from eventlog import apps, keys, tokens
-from eventlog.models import (
+from eventlog.models.admin import (
     App,
     AppCreated,
-    AppName,
     AppPage,
     Key,
     KeyCreated,
@@ -23,6 +22,7 @@ from eventlog.models import (
     TokenIn,
     TokenOut,
 )
+from eventlog.models.base import AppName
 
 logger = Logger()
 app = create_resolver()

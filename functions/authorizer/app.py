@@ -13,9 +13,9 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from eventlog import apps, keys, tokens, usage
+from eventlog import auth, usage
 from eventlog.errors import AuthenticationError
-from eventlog.models import Principal, Role
+from eventlog.models.base import Principal, Role
 
 logger = Logger()
 
@@ -41,7 +41,7 @@ def _identify(event: APIGatewayAuthorizerRequestEvent) -> tuple[Principal, str |
     for header in ("x-api-key", "X-INGEST-KEY"):
         key = event.headers.get(header)
         if key:
-            found = keys.authenticate_key(key.strip())
+            found = auth.authenticate_key(key.strip())
             if found is None:
                 logger.info("unknown or revoked key", extra={"header": header})
                 raise Unauthorized
@@ -50,11 +50,11 @@ def _identify(event: APIGatewayAuthorizerRequestEvent) -> tuple[Principal, str |
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         try:
-            principal = tokens.verify_token(token.strip())
+            principal = auth.verify_token(token.strip())
         except AuthenticationError as error:
             logger.info("bearer token refused", extra={"reason": error.message})
             raise Unauthorized from None
-        usage_key = apps.app_usage_key(principal.app_id) if principal.app_id else None
+        usage_key = auth.app_usage_key(principal.app_id) if principal.app_id else None
         return principal, usage_key
     raise Unauthorized
 

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from eventlog_api import create_resolver, json_body, json_response
 
 from eventlog import idempotency, ingestion
-from eventlog.models import BatchResult, Event
+from eventlog.models.events import BatchResult, Event
 
 logger = Logger()
 metrics = Metrics()

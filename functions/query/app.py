@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from eventlog_api import create_resolver, json_response
 
 from eventlog import queries
-from eventlog.models import Event, EventPage, EventQuery
+from eventlog.models.events import Event, EventPage, EventQuery
 
 logger = Logger()
 app = create_resolver()

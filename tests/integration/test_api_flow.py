@@ -108,7 +108,9 @@ def test_bearer_token_minted_by_admin_is_accepted_for_its_app(stack, http, app):
     )
     assert minted.status_code == 201, minted.text
     bearer = {"Authorization": f"Bearer {minted.json()['token']}"}
-    posted = http.post(f"{stack.url}/apps/{app['id']}/events", json={"message": "hi"}, headers=bearer)
+    posted = http.post(
+        f"{stack.url}/apps/{app['id']}/events", json={"message": "hi"}, headers=bearer
+    )
     assert posted.status_code == 201
     tampered = minted.json()["token"][:-2] + "xx"
     refused = http.post(
@@ -185,7 +187,9 @@ def test_batch_paging_by_cursor_and_offset_sees_every_event_once(stack, http, ap
         params={"limit": 20, "offset": 40},
         headers=_admin(stack),
     ).json()
-    assert [item["message"] for item in by_offset["items"]] == [f"event {i}" for i in range(4, -1, -1)]
+    assert [item["message"] for item in by_offset["items"]] == [
+        f"event {i}" for i in range(4, -1, -1)
+    ]
     assert by_offset["next_offset"] is None
 
 

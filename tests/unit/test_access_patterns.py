@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from eventlog.models import Role, TokenIn
+from eventlog.models.admin import TokenIn
+from eventlog.models.base import Role
 from eventlog.tokens import mint_token
 
 # (name, call): call(api, world) makes one request and returns the reply, or the policy.

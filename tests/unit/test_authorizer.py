@@ -6,10 +6,11 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from eventlog.apps import app_usage_key
+from eventlog.auth import app_usage_key
 from eventlog.ids import new_ulid
 from eventlog.keys import revoke_key
-from eventlog.models import Role, TokenIn
+from eventlog.models.admin import TokenIn
+from eventlog.models.base import Role
 from eventlog.signing import derived_key
 from eventlog.timeutil import utcnow
 from eventlog.tokens import mint_token
@@ -218,7 +219,7 @@ def test_revoked_keys_are_unauthorized(api, app, user_key):
 
 
 def test_revoked_ingest_key_is_unauthorized(api, app):
-    from eventlog.keys import authenticate_key
+    from eventlog.auth import authenticate_key
 
     principal, _ = authenticate_key(app.ingest_key)
     revoke_key(principal.key_id)

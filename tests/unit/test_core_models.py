@@ -5,16 +5,9 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from eventlog.models import (
-    AppName,
-    EventIn,
-    EventQuery,
-    KeyIn,
-    Level,
-    Principal,
-    Role,
-    TokenIn,
-)
+from eventlog.models.admin import KeyIn, TokenIn
+from eventlog.models.base import AppName, Level, Principal, Role
+from eventlog.models.events import EventIn, EventQuery
 
 
 def refused_fields(model, data) -> set[str]:

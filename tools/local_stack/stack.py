@@ -77,7 +77,7 @@ class LocalStack:
         app = create_app("default")
         self.default_app_id, self.ingest_key = app.id, app.ingest_key
         if "request" in inspect.signature(create_key).parameters:
-            from eventlog.models import KeyIn
+            from eventlog.models.admin import KeyIn
 
             created: Any = create_key(KeyIn(role="admin", app_id=None, label="local admin"))
         else:

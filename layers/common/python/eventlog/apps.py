@@ -1,9 +1,10 @@
 """Apps: the tenants. Each has an integer id, a unique name and its own ingest key."""
 
 from eventlog import registry, usage
-from eventlog.errors import NotFoundError
-from eventlog.keys import hash_key, new_key_record
-from eventlog.models import App, AppCreated, AppPage, Role
+from eventlog.auth import hash_key
+from eventlog.keys import new_key_record
+from eventlog.models.admin import App, AppCreated, AppPage
+from eventlog.models.base import Role
 from eventlog.timeutil import format_iso, utcnow
 
 
@@ -27,15 +28,7 @@ def create_app(name: str) -> AppCreated:
 
 
 def get_app(app_id: int) -> App:
-    item = registry.get_app(app_id)
-    if item is None:
-        raise NotFoundError(f"no app with id {app_id}")
-    return App.model_validate(item)
-
-
-def app_usage_key(app_id: int) -> str | None:
-    item = registry.get_app(app_id)
-    return item["usage_key"] if item else None
+    return App.model_validate(registry.require_app(app_id))
 
 
 def list_apps(limit: int, after: int | None) -> AppPage:

@@ -12,11 +12,12 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from eventlog import apps, db, repository
+from eventlog import db, registry, repository
 from eventlog.config import get_settings
 from eventlog.errors import InvalidInputError
 from eventlog.ids import new_ulids
-from eventlog.models import MAX_BATCH, BatchItemResult, BatchResult, Event, EventIn, FieldError
+from eventlog.models.base import MAX_BATCH, FieldError
+from eventlog.models.events import BatchItemResult, BatchResult, Event, EventIn
 from eventlog.timeutil import epoch_seconds, format_iso, utcnow
 
 
@@ -51,7 +52,7 @@ def _stamp(app_id: int, event_in: EventIn, event_id: str, received: datetime) ->
 
 
 def _store(app_id: int, events_in: list[EventIn]) -> list[Stored]:
-    apps.get_app(app_id)
+    registry.require_app(app_id)
     received = utcnow()
     expires_at = epoch_seconds(received + timedelta(days=get_settings().retention_days))
     ids = new_ulids(received, len(events_in))

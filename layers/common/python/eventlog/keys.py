@@ -1,18 +1,15 @@
 """API keys: created once in plaintext, stored only as SHA-256 hashes, revocable."""
 
-import hashlib
 import secrets
 from typing import Any
 
 from eventlog import registry, usage
+from eventlog.auth import hash_key
 from eventlog.errors import InvalidInputError, NotFoundError
 from eventlog.ids import new_key_id
-from eventlog.models import Key, KeyCreated, KeyIn, KeyPage, Principal, Role
+from eventlog.models.admin import Key, KeyCreated, KeyIn, KeyPage
+from eventlog.models.base import Role
 from eventlog.timeutil import format_iso, utcnow
-
-
-def hash_key(plaintext: str) -> str:
-    return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
 def new_key_record(
@@ -56,15 +53,3 @@ def revoke_key(key_id: str) -> Key:
     if item is None:
         raise NotFoundError(f"no key with id '{key_id}'")
     return Key.model_validate(registry.mark_key_revoked(item, format_iso(utcnow())))
-
-
-def authenticate_key(plaintext: str) -> tuple[Principal, str] | None:
-    """The principal of a live key and its usage key, or None for unknown and revoked keys."""
-    item = registry.get_key_by_hash(hash_key(plaintext))
-    if item is None or item.get("revoked_at"):
-        return None
-    app_id = item.get("app_id")
-    principal = Principal(
-        role=item["role"], app_id=int(app_id) if app_id is not None else None, key_id=item["id"]
-    )
-    return principal, item["usage_key"]

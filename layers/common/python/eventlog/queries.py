@@ -3,10 +3,10 @@
 import hashlib
 from itertools import islice
 
-from eventlog import apps, repository, signing
+from eventlog import registry, repository, signing
 from eventlog.errors import InvalidInputError, NotFoundError
 from eventlog.ids import highest_ulid, is_ulid, lowest_ulid
-from eventlog.models import Event, EventPage, EventQuery
+from eventlog.models.events import Event, EventPage, EventQuery
 from eventlog.timeutil import epoch_seconds, utcnow
 
 CURSOR_PURPOSE = "cursor"
@@ -20,7 +20,7 @@ def _query_fingerprint(app_id: int, query: EventQuery) -> str:
 
 
 def list_events(app_id: int, query: EventQuery) -> EventPage:
-    apps.get_app(app_id)
+    registry.require_app(app_id)
     fingerprint = _query_fingerprint(app_id, query)
     start_after, position = None, query.offset
     if query.cursor:
@@ -51,7 +51,7 @@ def list_events(app_id: int, query: EventQuery) -> EventPage:
 
 
 def get_event(app_id: int, event_id: str) -> Event:
-    apps.get_app(app_id)
+    registry.require_app(app_id)
     event = None
     if is_ulid(event_id):
         event = repository.get_event(app_id, event_id, epoch_seconds(utcnow()))

@@ -14,7 +14,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 
 from eventlog import db
-from eventlog.errors import ConflictError
+from eventlog.errors import ConflictError, NotFoundError
 
 APPS_INDEX_KEY = "APPS"
 KEYS_INDEX_KEY = "KEYS"
@@ -74,6 +74,14 @@ def put_app_with_key(app: dict[str, Any], key_hash: str, key: dict[str, Any]) ->
 
 def get_app(app_id: int) -> dict[str, Any] | None:
     return db.registry_table().get_item(Key=_app_key(app_id)).get("Item")
+
+
+def require_app(app_id: int) -> dict[str, Any]:
+    """The app, or NotFoundError: every app-scoped request starts here."""
+    item = get_app(app_id)
+    if item is None:
+        raise NotFoundError(f"no app with id {app_id}")
+    return item
 
 
 def _listing(index_key: str, start_after: str | None, limit: int, **query: Any) -> Iterator[dict]:

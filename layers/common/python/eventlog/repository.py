@@ -15,7 +15,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 
 from eventlog import db
-from eventlog.models import Event
+from eventlog.models.events import Event
 
 JSON_FIELDS = ("data", "stack", "tags")
 

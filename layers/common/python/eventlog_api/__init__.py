@@ -22,7 +22,7 @@ from eventlog.errors import (
     NotFoundError,
     PayloadTooLargeError,
 )
-from eventlog.models import Principal
+from eventlog.models.base import Principal
 
 MAX_BODY_BYTES = 256 * 1024
 

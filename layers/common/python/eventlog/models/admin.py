@@ -1,0 +1,80 @@
+"""Apps, keys and bearer tokens."""
+
+from typing import Literal
+
+from pydantic import (
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+from eventlog.models.base import Label, Model, Role
+
+
+class App(Model):
+    id: int
+    name: str
+    created_at: str
+
+
+class AppCreated(App):
+    ingest_key: str = Field(description="Plaintext ingest key: shown this once, stored hashed")
+
+
+class AppPage(Model):
+    items: list[App]
+    next_cursor: str | None
+
+
+class KeyIn(Model):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    app_id: int | None = Field(default=None, ge=1)
+    label: Label | None = None
+
+    @model_validator(mode="after")
+    def _app_matches_role(self) -> "KeyIn":
+        if self.role is Role.ADMIN and self.app_id is not None:
+            raise ValueError("admin keys are not tied to an app: leave app_id out")
+        if self.role is not Role.ADMIN and self.app_id is None:
+            raise ValueError(f"a {self.role.value} key needs an app_id")
+        return self
+
+
+class Key(Model):
+    id: str
+    role: Role
+    app_id: int | None = None
+    label: str | None = None
+    created_at: str
+    revoked_at: str | None = None
+
+
+class KeyCreated(Key):
+    key: str = Field(description="Plaintext key: shown this once, stored as a SHA-256 hash")
+
+
+class KeyPage(Model):
+    items: list[Key]
+    next_cursor: str | None
+
+
+class TokenIn(Model):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    app_id: int | None = Field(default=None, ge=1)
+    subject: Label = "eventlog-client"
+    expires_in: int = Field(default=3600, ge=60, le=31_536_000, description="Seconds")
+
+    @model_validator(mode="after")
+    def _app_matches_role(self) -> "TokenIn":
+        KeyIn(role=self.role, app_id=self.app_id)
+        return self
+
+
+class TokenOut(Model):
+    token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 (a scheme, not a secret)
+    expires_at: str

@@ -1,0 +1,86 @@
+"""Shared types: levels, roles, field constraints, the principal, the base models."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+    model_validator,
+)
+
+from eventlog.timeutil import to_utc
+
+MAX_BATCH = 100
+# Offsets are read through, so deep ones cost reads: past this, page with the cursor.
+MAX_OFFSET = 10_000
+
+
+class Level(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    USER = "user"
+    INGEST = "ingest"
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+LevelIn = Annotated[Level, BeforeValidator(_upper)]
+UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
+ClientEventId = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/+=-]+$")
+]
+AppName = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9._-]*$")
+]
+
+
+class Model(BaseModel):
+    # Schemas are built on first use, not at import: cold starts pay only for what a route uses.
+    model_config = ConfigDict(defer_build=True)
+
+
+class CompactModel(Model):
+    """Leaves unset optional fields out of its JSON instead of writing null."""
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {field: value for field, value in serialize(self).items() if value is not None}
+
+
+class FieldError(Model):
+    field: str
+    message: str
+
+
+class Principal(Model):
+    """Who is calling: the authorizer builds it, handlers receive it in the request context."""
+
+    role: Role
+    app_id: int | None = None
+    key_id: str
+
+    @model_validator(mode="after")
+    def _scoped_unless_admin(self) -> "Principal":
+        if self.role is not Role.ADMIN and self.app_id is None:
+            raise ValueError(f"a {self.role.value} principal needs an app")
+        return self
+
+    def may_use_app(self, app_id: int) -> bool:
+        return self.role is Role.ADMIN or self.app_id == app_id

@@ -1,0 +1,113 @@
+"""Events as clients send them and as the API returns them; listings."""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from eventlog.models.base import (
+    MAX_OFFSET,
+    ClientEventId,
+    CompactModel,
+    FieldError,
+    Label,
+    Level,
+    LevelIn,
+    Model,
+    UtcDatetime,
+)
+
+
+class EventIn(Model):
+    """One event as a client sends it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    occurred_at: UtcDatetime | None = Field(
+        default=None, description="When it happened (ISO 8601, any offset); default: received"
+    )
+    level: LevelIn = Level.INFO
+    message: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    name: Label | None = None
+    service: Label | None = None
+    count: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] = 1
+    data: dict[str, Any] | None = None
+    stack: dict[str, Any] | None = None
+    tags: dict[str, Any] | None = None
+    event_id: ClientEventId | None = Field(
+        default=None, description="Client id: the same event_id is stored once per app"
+    )
+    sent_at: UtcDatetime | None = Field(
+        default=None, description="Client clock at sending: corrects occurred_at for skew"
+    )
+
+    @model_validator(mode="after")
+    def _has_content(self) -> "EventIn":
+        if not self.message and not self.name:
+            raise ValueError("an event needs a message or a name")
+        return self
+
+
+class Event(CompactModel):
+    """A stored event as the API returns it (unset optional fields are left out)."""
+
+    id: str
+    app_id: int
+    received_at: str
+    occurred_at: str
+    level: Level
+    message: str | None = None
+    name: str | None = None
+    service: str | None = None
+    count: int = 1
+    data: dict[str, Any] | None = None
+    stack: dict[str, Any] | None = None
+    tags: dict[str, Any] | None = None
+    event_id: str | None = None
+
+
+class BatchItemResult(CompactModel):
+    index: int
+    status: Literal["accepted", "duplicate", "rejected"]
+    id: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class BatchResult(Model):
+    accepted: int
+    duplicates: int
+    rejected: int
+    items: list[BatchItemResult]
+
+
+class EventPage(Model):
+    items: list[Event]
+    next_cursor: str | None
+    next_offset: int | None
+
+
+class EventQuery(Model):
+    """Filters and paging of an event listing; times filter on received_at."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=20, ge=1, le=50)
+    cursor: str | None = Field(default=None, max_length=2048)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+    level: LevelIn | None = None
+    name: Label | None = None
+    service: Label | None = None
+    since: UtcDatetime | None = None
+    until: UtcDatetime | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "EventQuery":
+        if self.since and self.until and self.since > self.until:
+            raise ValueError("since must not be after until")
+        if self.cursor and self.offset:
+            raise ValueError("page with either cursor or offset, not both")
+        return self
