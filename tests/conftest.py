@@ -257,7 +257,7 @@ def other_app(aws: FakeAws) -> Any:
 def admin_key(aws: FakeAws) -> Any:
     from eventlog.keys import create_key
     from eventlog.models.admin import KeyIn
-    from eventlog.models.base import Role
+    from eventlog.principal import Role
 
     return create_key(KeyIn(role=Role.ADMIN, label="tests admin"))
 
@@ -266,7 +266,7 @@ def admin_key(aws: FakeAws) -> Any:
 def user_key(app: Any) -> Any:
     from eventlog.keys import create_key
     from eventlog.models.admin import KeyIn
-    from eventlog.models.base import Role
+    from eventlog.principal import Role
 
     return create_key(KeyIn(role=Role.USER, app_id=app.id, label="tests user"))
 

@@ -171,7 +171,7 @@ class Stack:
         """An app with its ingest key and a user key (setup: created through the core)."""
         from eventlog import apps, keys
         from eventlog.models.admin import KeyIn
-        from eventlog.models.base import Role
+        from eventlog.principal import Role
 
         created = apps.create_app(name)
         user = keys.create_key(KeyIn(role=Role.USER, app_id=created.id, label="bench"))

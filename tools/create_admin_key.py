@@ -26,7 +26,7 @@ def main() -> None:
 
     from eventlog.keys import create_key
     from eventlog.models.admin import KeyIn
-    from eventlog.models.base import Role
+    from eventlog.principal import Role
 
     created = create_key(KeyIn(role=Role.ADMIN, label=args.label))
     print(f"API:       {outputs['ApiUrl']}")

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eventlog import auth, usage
 from eventlog.errors import AuthenticationError
-from eventlog.models.base import Principal, Role
+from eventlog.principal import Principal, Role
 
 logger = Logger()
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from eventlog.models.admin import TokenIn
-from eventlog.models.base import Role
+from eventlog.principal import Role
 from eventlog.tokens import mint_token
 
 # (name, call): call(api, world) makes one request and returns the reply, or the policy.

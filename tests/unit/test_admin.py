@@ -5,7 +5,7 @@ import re
 import pytest
 
 from eventlog.auth import authenticate_key, verify_token
-from eventlog.models.base import Role
+from eventlog.principal import Role
 from eventlog.timeutil import parse_iso, utcnow
 
 HEX64 = re.compile(r"[0-9a-f]{64}")

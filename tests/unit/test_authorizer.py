@@ -10,7 +10,7 @@ from eventlog.auth import app_usage_key
 from eventlog.ids import new_ulid
 from eventlog.keys import revoke_key
 from eventlog.models.admin import TokenIn
-from eventlog.models.base import Role
+from eventlog.principal import Role
 from eventlog.signing import derived_key
 from eventlog.timeutil import utcnow
 from eventlog.tokens import mint_token

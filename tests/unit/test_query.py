@@ -468,3 +468,39 @@ def test_health(api):
     assert reply.status == 200
     assert reply.content_type == "application/json"
     assert reply.body == {"status": "ok"}
+
+
+def test_a_rare_filter_stops_at_the_read_budget_and_resumes_by_cursor(api, app, monkeypatch):
+    # One request reads a bounded number of items: the page comes back short (here empty)
+    # with a cursor that carries on from where the reading stopped, never skipping a match.
+    from eventlog import queries
+
+    monkeypatch.setattr(queries, "MAX_ITEMS_READ", 100)
+    oldest_error = ingest_many(api, app.id, 1, level="error")
+    for _ in range(3):
+        assert api.ingest(app.id, [{"message": "noise"}] * 100).status == 201
+
+    first = api.list_events(app.id, limit=5, level="error")
+    assert first.status == 200
+    assert first.body["items"] == []
+    assert first.body["next_cursor"] is not None
+    assert first.body["next_offset"] == 0
+
+    pages = walk(api, app.id, limit=5, level="error")
+    assert [event for page in pages for event in page] == oldest_error
+    assert len(pages) == 4  # three budgets of noise, then the match on the last page
+
+
+def test_offset_paging_resumes_past_the_read_budget(api, app, monkeypatch):
+    from eventlog import queries
+
+    monkeypatch.setattr(queries, "MAX_ITEMS_READ", 100)
+    errors = ingest_many(api, app.id, 3, level="error")
+    for _ in range(2):
+        assert api.ingest(app.id, [{"message": "noise"}] * 75).status == 201
+
+    first = api.list_events(app.id, limit=5, offset=1, level="error")
+    assert first.body["items"] == []
+    rest = api.list_events(app.id, limit=5, level="error", cursor=first.body["next_cursor"])
+    assert rest.body["items"] == errors[1:]
+    assert rest.body["next_cursor"] is None

@@ -4,7 +4,7 @@ from eventlog import registry, usage
 from eventlog.auth import hash_key
 from eventlog.keys import new_key_record
 from eventlog.models.admin import App, AppCreated, AppPage
-from eventlog.models.base import Role
+from eventlog.principal import Role
 from eventlog.timeutil import format_iso, utcnow
 
 

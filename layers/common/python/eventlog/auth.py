@@ -4,7 +4,7 @@ import hashlib
 
 from eventlog import registry
 from eventlog.errors import AuthenticationError
-from eventlog.models.base import Principal
+from eventlog.principal import Principal
 from eventlog.signing import derived_key
 
 JWT_ALGORITHM = "HS256"

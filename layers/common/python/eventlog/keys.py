@@ -8,7 +8,7 @@ from eventlog.auth import hash_key
 from eventlog.errors import InvalidInputError, NotFoundError
 from eventlog.ids import new_key_id
 from eventlog.models.admin import Key, KeyCreated, KeyIn, KeyPage
-from eventlog.models.base import Role
+from eventlog.principal import Role
 from eventlog.timeutil import format_iso, utcnow
 
 

@@ -10,6 +10,7 @@ Both carry `expires_at` (epoch seconds) for DynamoDB's TTL.
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -99,7 +100,14 @@ def get_event(app_id: int, event_id: str, now_epoch: int) -> Event | None:
     return from_item(item)
 
 
-def query_events(
+@dataclass
+class QueryPage:
+    events: list[Event]
+    evaluated: int  # items read, matching or not: what the page cost
+    last_id: str | None  # where the next page starts; None at the end of the range
+
+
+def query_event_pages(
     app_id: int,
     *,
     lowest_id: str,
@@ -108,8 +116,8 @@ def query_events(
     now_epoch: int,
     filters: dict[str, str],
     page_size: int,
-) -> Iterator[Event]:
-    """An app's events, newest first, with ids in [lowest_id, highest_id], lazily."""
+) -> Iterator[QueryPage]:
+    """An app's events, newest first, with ids in [lowest_id, highest_id], a page at a time."""
     condition = Key("pk").eq(f"APP#{app_id}") & Key("sk").between(
         f"E#{lowest_id}", f"E#{highest_id}"
     )
@@ -124,5 +132,15 @@ def query_events(
     }
     if start_after_id:
         query["ExclusiveStartKey"] = _event_key(app_id, start_after_id)
-    for item in db.query_items(db.events_table(), **query):
-        yield from_item(item)
+    table = db.events_table()
+    while True:
+        reply = table.query(**query)
+        last_key = reply.get("LastEvaluatedKey")
+        yield QueryPage(
+            events=[from_item(item) for item in reply["Items"]],
+            evaluated=reply["ScannedCount"],
+            last_id=last_key["sk"].removeprefix("E#") if last_key else None,
+        )
+        if not last_key:
+            return
+        query["ExclusiveStartKey"] = last_key

@@ -22,7 +22,6 @@ from eventlog.errors import (
     NotFoundError,
     PayloadTooLargeError,
 )
-from eventlog.models.base import Principal
 
 MAX_BODY_BYTES = 256 * 1024
 
@@ -94,15 +93,6 @@ def create_resolver() -> APIGatewayRestResolver:
         return error_response(HTTPStatus.NOT_FOUND, "NOT_FOUND", "No such route")
 
     return app
-
-
-def caller(app: APIGatewayRestResolver) -> Principal:
-    """The principal the authorizer put in the request context."""
-    context = app.current_event.request_context.authorizer.raw_event
-    app_id = context.get("app_id")
-    return Principal(
-        role=context["role"], app_id=int(app_id) if app_id else None, key_id=context["key_id"]
-    )
 
 
 def json_body(app: APIGatewayRestResolver) -> Any:

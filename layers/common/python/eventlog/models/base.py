@@ -12,7 +12,6 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     StringConstraints,
     model_serializer,
-    model_validator,
 )
 
 from eventlog.timeutil import to_utc
@@ -28,12 +27,6 @@ class Level(StrEnum):
     WARNING = "WARNING"
     ERROR = "ERROR"
     CRITICAL = "CRITICAL"
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    USER = "user"
-    INGEST = "ingest"
 
 
 def _upper(value: Any) -> Any:
@@ -67,20 +60,3 @@ class CompactModel(Model):
 class FieldError(Model):
     field: str
     message: str
-
-
-class Principal(Model):
-    """Who is calling: the authorizer builds it, handlers receive it in the request context."""
-
-    role: Role
-    app_id: int | None = None
-    key_id: str
-
-    @model_validator(mode="after")
-    def _scoped_unless_admin(self) -> "Principal":
-        if self.role is not Role.ADMIN and self.app_id is None:
-            raise ValueError(f"a {self.role.value} principal needs an app")
-        return self
-
-    def may_use_app(self, app_id: int) -> bool:
-        return self.role is Role.ADMIN or self.app_id == app_id
