@@ -27,20 +27,25 @@ class AppPage(Model):
     next_cursor: str | None
 
 
-class KeyIn(Model):
+class CredentialScope(Model):
+    """The role a new key or token gets, and its app (every role but admin has one)."""
+
     model_config = ConfigDict(extra="forbid")
 
     role: Role
     app_id: int | None = Field(default=None, ge=1)
-    label: Label | None = None
 
     @model_validator(mode="after")
-    def _app_matches_role(self) -> "KeyIn":
+    def _app_matches_role(self) -> "CredentialScope":
         if self.role is Role.ADMIN and self.app_id is not None:
-            raise ValueError("admin keys are not tied to an app: leave app_id out")
+            raise ValueError("admin credentials are not tied to an app: leave app_id out")
         if self.role is not Role.ADMIN and self.app_id is None:
-            raise ValueError(f"a {self.role.value} key needs an app_id")
+            raise ValueError(f"a {self.role.value} credential needs an app_id")
         return self
+
+
+class KeyIn(CredentialScope):
+    label: Label | None = None
 
 
 class Key(Model):
@@ -61,18 +66,9 @@ class KeyPage(Model):
     next_cursor: str | None
 
 
-class TokenIn(Model):
-    model_config = ConfigDict(extra="forbid")
-
-    role: Role
-    app_id: int | None = Field(default=None, ge=1)
+class TokenIn(CredentialScope):
     subject: Label = "eventlog-client"
     expires_in: int = Field(default=3600, ge=60, le=31_536_000, description="Seconds")
-
-    @model_validator(mode="after")
-    def _app_matches_role(self) -> "TokenIn":
-        KeyIn(role=self.role, app_id=self.app_id)
-        return self
 
 
 class TokenOut(Model):
