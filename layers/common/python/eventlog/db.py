@@ -34,14 +34,20 @@ def registry_table() -> Any:
     return _resource().Table(get_settings().registry_table)
 
 
-def query_items(table: Any, **query: Any) -> Iterator[dict[str, Any]]:
-    """Every item a Query matches, page after page, fetched only as the caller reads on."""
+def query_pages(table: Any, **query: Any) -> Iterator[dict[str, Any]]:
+    """Each reply of a Query, page after page, fetched only as the caller reads on."""
     while True:
         page = table.query(**query)
-        yield from page["Items"]
+        yield page
         if "LastEvaluatedKey" not in page:
             return
         query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def query_items(table: Any, **query: Any) -> Iterator[dict[str, Any]]:
+    """Every item a Query matches, across pages."""
+    for page in query_pages(table, **query):
+        yield from page["Items"]
 
 
 def run_parallel(calls: list[Any]) -> list[Any]:

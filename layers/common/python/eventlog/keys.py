@@ -16,10 +16,11 @@ def new_key_record(
     role: Role, app_id: int | None, label: str | None, usage_key: str
 ) -> tuple[str, dict[str, Any]]:
     """A fresh plaintext key and the record to store under its hash."""
+    now = utcnow()
     record: dict[str, Any] = {
-        "id": new_key_id(utcnow()),
+        "id": new_key_id(now),
         "role": role.value,
-        "created_at": format_iso(utcnow()),
+        "created_at": format_iso(now),
         "usage_key": usage_key,
     }
     if app_id is not None:

@@ -85,13 +85,10 @@ def require_app(app_id: int) -> dict[str, Any]:
 
 
 def _listing(index_key: str, start_after: str | None, limit: int, **query: Any) -> Iterator[dict]:
-    query = {
-        "IndexName": "gsi1",
-        "KeyConditionExpression": Key("gsi1pk").eq(index_key)
-        & (Key("gsi1sk").gt(start_after) if start_after else Key("gsi1sk").gt(" ")),
-        "Limit": limit + 1,
-        **query,
-    }
+    condition = Key("gsi1pk").eq(index_key)
+    if start_after:
+        condition &= Key("gsi1sk").gt(start_after)
+    query = {"IndexName": "gsi1", "KeyConditionExpression": condition, "Limit": limit + 1, **query}
     return db.query_items(db.registry_table(), **query)
 
 

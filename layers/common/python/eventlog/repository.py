@@ -132,15 +132,10 @@ def query_event_pages(
     }
     if start_after_id:
         query["ExclusiveStartKey"] = _event_key(app_id, start_after_id)
-    table = db.events_table()
-    while True:
-        reply = table.query(**query)
+    for reply in db.query_pages(db.events_table(), **query):
         last_key = reply.get("LastEvaluatedKey")
         yield QueryPage(
             events=[from_item(item) for item in reply["Items"]],
             evaluated=reply["ScannedCount"],
             last_id=last_key["sk"].removeprefix("E#") if last_key else None,
         )
-        if not last_key:
-            return
-        query["ExclusiveStartKey"] = last_key
