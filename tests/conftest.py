@@ -77,6 +77,7 @@ ALLOWED_DYNAMODB_OPERATIONS = frozenset(
 FUNCTION_ENV_NAMES = (
     "EVENTS_TABLE",
     "REGISTRY_TABLE",
+    "AGGREGATES_TABLE",
     "IDEMPOTENCY_TABLE",
     "RETENTION_DAYS",
     "SIGNING_SECRET_PARAMETER",
@@ -477,7 +478,33 @@ class Api:
     def health(self) -> HttpResponse:
         return invoke_http("query", sample_event("health"))
 
+    # ------------------------------------------------------------ stats
+
+    def stats(self, app_id: Any, route: str, **query: Any) -> HttpResponse:
+        """GET /apps/{app_id}/stats/<route> as a user of the app."""
+        event = sample_event("stats_timeseries")
+        event["resource"] = event["requestContext"]["resourcePath"] = (
+            f"/apps/{{app_id}}/stats/{route}"
+        )
+        set_query(set_path(event, app_id=app_id), query)
+        set_caller(event, "user", _int_or_none(app_id), "k_user_tests")
+        return invoke_http("stats", event)
+
+    def hourly_png(self, app_id: Any, **query: Any) -> HttpResponse:
+        """GET /apps/{app_id}/stats/hourly.png; the body stays as Lambda returns it (base64)."""
+        event = set_query(set_path(sample_event("stats_hourly_png"), app_id=app_id), query)
+        set_caller(event, "user", _int_or_none(app_id), "k_user_tests")
+        return invoke_http("stats", event)
+
     # ------------------------------------------------------------ admin
+
+    def delete_events(self, app_id: Any, **query: Any) -> HttpResponse:
+        event = set_path(sample_event("admin_delete_events"), app_id=app_id)
+        return invoke_http("admin", set_query(event, query))
+
+    def delete_event(self, app_id: Any, event_id: str) -> HttpResponse:
+        event = sample_event("admin_delete_event")
+        return invoke_http("admin", set_path(event, app_id=app_id, event_id=event_id))
 
     def create_app(self, name: str) -> HttpResponse:
         return invoke_http("admin", set_path(sample_event("admin_create_app"), app_id=name))

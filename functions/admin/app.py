@@ -1,5 +1,7 @@
-"""Admin: apps, keys and bearer tokens (admin credentials only; the authorizer enforces it)."""
+"""Admin: apps, keys, bearer tokens and deleting events (admin credentials only; the authorizer
+enforces it)."""
 
+import time
 from http import HTTPStatus
 from typing import Annotated
 
@@ -10,7 +12,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from eventlog_api import create_resolver, json_response
 
-from eventlog import apps, keys, tokens
+from eventlog import apps, deletion, keys, tokens
 from eventlog.models.admin import (
     App,
     AppCreated,
@@ -22,7 +24,8 @@ from eventlog.models.admin import (
     TokenIn,
     TokenOut,
 )
-from eventlog.models.base import AppName
+from eventlog.models.base import AppName, Label
+from eventlog.models.events import Event, EventsDeleted
 
 logger = Logger()
 app = create_resolver()
@@ -78,6 +81,31 @@ def revoke_key(key_id: str) -> Response[Key]:
 @app.post("/tokens")
 def create_token(request: Annotated[TokenIn, Body()]) -> Response[TokenOut]:
     return json_response(tokens.mint_token(request), HTTPStatus.CREATED)
+
+
+# Left for answering after the last chunk of a deletion by name.
+DELETION_MARGIN_SECONDS = 3
+
+
+@app.delete("/apps/<app_id>/events")
+def delete_events_named(
+    app_id: int, name: Annotated[Label, Query(description="Delete every event of this name")]
+) -> Response[EventsDeleted]:
+    remaining = app.lambda_context.get_remaining_time_in_millis() / 1000
+    deadline = time.monotonic() + remaining - DELETION_MARGIN_SECONDS
+    result = deletion.delete_events_named(app_id, name, deadline)
+    logger.info(
+        "events deleted by name",
+        extra={"app_id": app_id, "event_name": name, "deleted": result.deleted},
+    )
+    return json_response(result)
+
+
+@app.delete("/apps/<app_id>/events/<event_id>")
+def delete_event(app_id: int, event_id: str) -> Response[Event]:
+    deleted = deletion.delete_event(app_id, event_id)
+    logger.info("event deleted", extra={"app_id": app_id, "event_id": event_id})
+    return json_response(deleted)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

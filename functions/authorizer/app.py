@@ -28,6 +28,10 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/apps/{app_id}/events"): WRITERS,
     ("GET", "/apps/{app_id}/events"): READERS,
     ("GET", "/apps/{app_id}/events/{event_id}"): READERS,
+    **{
+        ("GET", f"/apps/{{app_id}}/stats/{route}"): READERS
+        for route in ("timeseries", "by-level", "by-name", "top-messages", "hourly", "hourly.png")
+    },
 }
 
 

@@ -46,6 +46,17 @@ ROUTES: list[tuple[str, Callable[[Any, dict], Any]]] = [
         lambda api, w: api.list_events(w["app"].id, limit=1, cursor=w["cursor"]),
     ),
     ("GET event", lambda api, w: api.get_event(w["app"].id, w["event_id"])),
+    *[
+        (f"GET stats/{route}", lambda api, w, r=route: api.stats(w["app"].id, r))
+        for route in ("timeseries", "by-level", "by-name", "top-messages", "hourly")
+    ],
+    (
+        "GET stats/timeseries (filters)",
+        lambda api, w: api.stats(w["app"].id, "timeseries", interval="minute", name="n"),
+    ),
+    ("GET stats/hourly.png", lambda api, w: api.hourly_png(w["app"].id, tz="Asia/Kolkata")),
+    ("DELETE events?name=", lambda api, w: api.delete_events(w["app"].id, name="n")),
+    ("DELETE event", lambda api, w: api.delete_event(w["app"].id, w["event_id"])),
     ("POST /apps/{name}", lambda api, w: api.create_app("another")),
     ("GET /apps", lambda api, w: api.list_apps(limit=1)),
     ("GET /apps (cursor)", lambda api, w: api.list_apps(limit=1, cursor=w["app"].id)),

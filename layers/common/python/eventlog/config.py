@@ -9,6 +9,7 @@ from functools import cache
 class Settings:
     events_table: str
     registry_table: str
+    aggregates_table: str
     idempotency_table: str
     retention_days: int
     signing_secret_parameter: str
@@ -23,6 +24,7 @@ def get_settings() -> Settings:
     return Settings(
         events_table=env.get("EVENTS_TABLE", "EventsTable"),
         registry_table=env.get("REGISTRY_TABLE", "RegistryTable"),
+        aggregates_table=env.get("AGGREGATES_TABLE", "AggregatesTable"),
         idempotency_table=env.get("IDEMPOTENCY_TABLE", "IdempotencyTable"),
         retention_days=int(env.get("RETENTION_DAYS", "30")),
         signing_secret_parameter=env.get("SIGNING_SECRET_PARAMETER", "/eventlog/signing-secret"),

@@ -34,6 +34,10 @@ def registry_table() -> Any:
     return _resource().Table(get_settings().registry_table)
 
 
+def aggregates_table() -> Any:
+    return _resource().Table(get_settings().aggregates_table)
+
+
 def query_pages(table: Any, **query: Any) -> Iterator[dict[str, Any]]:
     """Each reply of a Query, page after page, fetched only as the caller reads on."""
     while True:

@@ -1,5 +1,7 @@
 """Ingestion: validate, stamp, deduplicate and store events.
 
+Every event stored is added to the aggregates (`eventlog.aggregation`) by the same request.
+
 Deduplication: an event with a client `event_id` first claims that id (a conditional write), then
 is stored with a conditional write under the ULID the claim holds. A retry finds the claim and
 re-stores the event under the same ULID only if the first attempt died in between, so the event
@@ -12,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from eventlog import db, registry, repository
+from eventlog import aggregation, db, registry, repository
 from eventlog.config import get_settings
 from eventlog.errors import InvalidInputError
 from eventlog.ids import new_ulids
@@ -79,21 +81,30 @@ def _store(app_id: int, events_in: list[EventIn]) -> list[Stored]:
             for i in claiming
         ]
     )
+    deleted: list[int] = []
     for i, claim in zip(claiming, earlier_claims, strict=True):
         if claim is not None:
             events[i] = events[i].model_copy(
                 update={"id": claim["id"], "received_at": claim["received_at"]}
             )
+            if claim.get("deleted"):
+                deleted.append(i)  # deleted on purpose: a late retry must not bring it back
+    storing = [i for i in claiming if i not in deleted]
     stored_now = db.run_parallel(
-        [lambda e=events[i]: repository.put_event_once(e, expires_at) for i in claiming]
+        [lambda e=events[i]: repository.put_event_once(e, expires_at) for i in storing]
     )
     repository.put_new_events([events[i] for i in fresh], expires_at)
 
     results: dict[int, Stored] = {i: Stored("accepted", events[i]) for i in fresh}
-    for i, stored in zip(claiming, stored_now, strict=True):
+    for i, stored in zip(storing, stored_now, strict=True):
         results[i] = Stored("accepted" if stored else "duplicate", events[i])
+    for i in deleted:
+        results[i] = Stored("duplicate", events[i])
     for i, first in repeated.items():
         results[i] = Stored("duplicate", events[first])
+    # Only what this request stored is counted: duplicates were counted by the request that
+    # stored them.
+    aggregation.apply(app_id, [r.event for r in results.values() if r.status == "accepted"])
     return [results[i] for i in range(len(events))]
 
 

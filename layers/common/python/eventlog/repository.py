@@ -139,3 +139,39 @@ def query_event_pages(
             evaluated=reply["ScannedCount"],
             last_id=last_key["sk"].removeprefix("E#") if last_key else None,
         )
+
+
+def delete_event(app_id: int, event_id: str) -> Event | None:
+    """Delete an event; returns it when this call deleted it, None when it was not there.
+
+    Concurrent deletions of one event each ask for the old item: only one of them gets it, so
+    only one takes it off the aggregates.
+    """
+    reply = db.events_table().delete_item(Key=_event_key(app_id, event_id), ReturnValues="ALL_OLD")
+    item = reply.get("Attributes")
+    if item is None:
+        return None
+    event = from_item(item)
+    if event.event_id is not None:
+        # The claim stays, marked, so a late retry of the same event_id does not store it again.
+        try:
+            db.events_table().update_item(
+                Key=_claim_key(app_id, event.event_id),
+                UpdateExpression="SET deleted = :yes",
+                ConditionExpression=Attr("pk").exists(),
+                ExpressionAttributeValues={":yes": True},
+            )
+        except db.client().exceptions.ConditionalCheckFailedException:
+            pass  # the claim has expired: so has any retry
+    return event
+
+
+def event_id_pages(app_id: int, *, name: str) -> Iterator[list[str]]:
+    """The ids of an app's events with this name, oldest first, a page of a Query at a time."""
+    query = {
+        "KeyConditionExpression": Key("pk").eq(f"APP#{app_id}") & Key("sk").begins_with("E#"),
+        "FilterExpression": Attr("name").eq(name),
+        "ProjectionExpression": "sk",
+    }
+    for reply in db.query_pages(db.events_table(), **query):
+        yield [item["sk"].removeprefix("E#") for item in reply["Items"]]

@@ -33,7 +33,9 @@ def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
-LevelIn = Annotated[Level, BeforeValidator(_upper)]
+# Enum values given in any case: `error`, `Error`, `ERROR`.
+CaseInsensitive = BeforeValidator(_upper)
+LevelIn = Annotated[Level, CaseInsensitive]
 UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]
 Label = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
 ClientEventId = Annotated[

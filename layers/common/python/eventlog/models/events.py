@@ -111,3 +111,11 @@ class EventQuery(Model):
         if self.cursor and self.offset:
             raise ValueError("page with either cursor or offset, not both")
         return self
+
+
+class EventsDeleted(Model):
+    app_id: int
+    name: str
+    deleted: int = Field(description="Events deleted by this call")
+    occurrences: int = Field(description="The sum of their counts")
+    complete: bool = Field(description="False when time ran out: call again to go on")

@@ -1,0 +1,78 @@
+"""Stats: counts over time, by level, by name, top messages and the hourly distribution (JSON or
+PNG), all from the aggregates. Read-only."""
+
+from typing import Annotated
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from eventlog_api import create_resolver, json_response
+
+from eventlog import stats
+from eventlog.models.stats import (
+    ByLevel,
+    ByName,
+    CountsQuery,
+    Hourly,
+    HourlyQuery,
+    LevelFilter,
+    Timeseries,
+    TimeseriesQuery,
+    TopMessages,
+    TopMessagesQuery,
+)
+
+logger = Logger()
+app = create_resolver()
+
+
+@app.get("/apps/<app_id>/stats/timeseries")
+def timeseries(app_id: int, query: Annotated[TimeseriesQuery, Query()]) -> Response[Timeseries]:
+    return json_response(stats.timeseries(app_id, query))
+
+
+@app.get("/apps/<app_id>/stats/by-level")
+def by_level(app_id: int, query: Annotated[CountsQuery, Query()]) -> Response[ByLevel]:
+    return json_response(stats.by_level(app_id, query))
+
+
+@app.get("/apps/<app_id>/stats/by-name")
+def by_name(app_id: int, query: Annotated[LevelFilter, Query()]) -> Response[ByName]:
+    return json_response(stats.by_name(app_id, query))
+
+
+@app.get("/apps/<app_id>/stats/top-messages")
+def top_messages(app_id: int, query: Annotated[TopMessagesQuery, Query()]) -> Response[TopMessages]:
+    return json_response(stats.top_messages(app_id, query))
+
+
+@app.get("/apps/<app_id>/stats/hourly")
+def hourly(app_id: int, query: Annotated[HourlyQuery, Query()]) -> Response[Hourly]:
+    return json_response(stats.hourly(app_id, query))
+
+
+PNG_RESPONSE = {
+    200: {
+        "description": "A PNG bar chart of the hourly distribution",
+        "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+# No return annotation: Powertools would validate the PNG's bytes as JSON.
+@app.get("/apps/<app_id>/stats/hourly.png", responses=PNG_RESPONSE)
+def hourly_png(app_id: int, query: Annotated[HourlyQuery, Query()]):
+    # Powertools sends bytes base64-encoded; API Gateway decodes them (BinaryMediaTypes).
+    return Response(
+        status_code=200,
+        content_type="image/png",
+        body=stats.hourly_png(app_id, query),
+        headers={"Cache-Control": "max-age=60"},
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,234 @@
+"""Aggregates in DynamoDB, kept by the write path so statistics never read raw events.
+
+Layout of the aggregates table (`pk`, `sk`):
+- counts: `APP#<app_id>#<MINUTE|HOUR|DAY>` / bucket (`eventlog.buckets`), one item per bucket
+  holding every counter of that period: `l|<level>`, `n|<name>|<level>`, `s|<service>|<level>`.
+  Totals are sums over levels, so each counter exists once and a level filter is free.
+- messages: `APP#<app_id>#MSG#<day>` / message fingerprint, one item per message group and day:
+  `h|<hour>|<level>` counters, `sample` (the first message seen) and `last_seen` (epoch ms).
+
+Each event adds its `count` to the counters of its minute, hour and day, by when it happened
+(`occurred_at`). Every request merges its events first, so it sends one `ADD` per bucket and per
+message group, whatever its size; `ADD` is atomic, so concurrent writers never lose an update.
+Deleting events subtracts the same amounts.
+"""
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import chain
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from eventlog import db
+from eventlog.buckets import Granularity, Run
+from eventlog.fingerprint import fingerprint
+from eventlog.models.events import Event
+from eventlog.timeutil import parse_iso
+
+SAMPLE_CHARS = 1000
+SEPARATOR = "|"
+
+
+def level_counter(level: str) -> str:
+    return f"l{SEPARATOR}{level}"
+
+
+def name_counter(name: str, level: str) -> str:
+    return f"n{SEPARATOR}{name}{SEPARATOR}{level}"
+
+
+def service_counter(service: str, level: str) -> str:
+    return f"s{SEPARATOR}{service}{SEPARATOR}{level}"
+
+
+def hour_counter(hour: int, level: str) -> str:
+    return f"h{SEPARATOR}{hour:02d}{SEPARATOR}{level}"
+
+
+def parse_counter(counter: str) -> tuple[str, str, str]:
+    """(kind, label, level) of a counter name; labels may hold the separator, levels cannot."""
+    kind, _, rest = counter.partition(SEPARATOR)
+    label, _, level = rest.rpartition(SEPARATOR)
+    return kind, label, level
+
+
+def _counts_key(app_id: int, granularity: Granularity, bucket: str) -> dict[str, str]:
+    return {"pk": f"APP#{app_id}#{granularity}", "sk": bucket}
+
+
+def _messages_pk(app_id: int, day: str) -> str:
+    return f"APP#{app_id}#MSG#{day}"
+
+
+@dataclass
+class _MessageDelta:
+    counters: Counter[str] = field(default_factory=Counter)
+    sample: str = ""
+    last_seen_ms: int = 0
+
+
+@dataclass
+class Deltas:
+    """What a set of events adds to (or, deleted, takes from) the aggregates."""
+
+    counts: dict[tuple[Granularity, str], Counter[str]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )
+    messages: dict[tuple[str, str], _MessageDelta] = field(
+        default_factory=lambda: defaultdict(_MessageDelta)
+    )
+
+    def add(self, event: Event, sign: int) -> None:
+        occurred = parse_iso(event.occurred_at)
+        amount = sign * event.count
+        level = event.level.value
+        counters = [level_counter(level)]
+        if event.name:
+            counters.append(name_counter(event.name, level))
+        if event.service:
+            counters.append(service_counter(event.service, level))
+        for granularity in Granularity:
+            bucket = self.counts[(granularity, granularity.key(granularity.floor(occurred)))]
+            for counter in counters:
+                bucket[counter] += amount
+        if event.message:
+            day = Granularity.DAY.key(occurred)
+            group = self.messages[(day, fingerprint(event.message))]
+            group.counters[hour_counter(occurred.hour, level)] += amount
+            occurred_ms = int(occurred.timestamp() * 1000)
+            if occurred_ms >= group.last_seen_ms:
+                group.last_seen_ms = occurred_ms
+                group.sample = group.sample or event.message[:SAMPLE_CHARS]
+
+
+def _add_expression(counters: dict[str, int]) -> tuple[str, dict[str, str], dict[str, int]]:
+    names = {f"#c{i}": name for i, name in enumerate(counters)}
+    values = {f":c{i}": amount for i, amount in enumerate(counters.values())}
+    clauses = ", ".join(f"#c{i} :c{i}" for i in range(len(counters)))
+    return f"ADD {clauses}", names, values
+
+
+def _update_counts(app_id: int, granularity: Granularity, bucket: str, counters: dict) -> None:
+    expression, names, values = _add_expression(counters)
+    db.aggregates_table().update_item(
+        Key=_counts_key(app_id, granularity, bucket),
+        UpdateExpression=expression,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+
+
+def _update_messages(app_id: int, day: str, group_id: str, delta: _MessageDelta) -> None:
+    expression, names, values = _add_expression(delta.counters)
+    key = {"pk": _messages_pk(app_id, day), "sk": group_id}
+    table = db.aggregates_table()
+    if delta.last_seen_ms:
+        # DynamoDB has no max(): last_seen moves only forward, by a condition. A late event
+        # fails it and is counted by a second update that leaves last_seen alone.
+        try:
+            table.update_item(
+                Key=key,
+                UpdateExpression=f"{expression} SET #sample = if_not_exists(#sample, :sample), "
+                "#seen = :seen",
+                ConditionExpression="attribute_not_exists(#seen) OR #seen < :seen",
+                ExpressionAttributeNames={**names, "#sample": "sample", "#seen": "last_seen"},
+                ExpressionAttributeValues={
+                    **values,
+                    ":sample": delta.sample,
+                    ":seen": delta.last_seen_ms,
+                },
+            )
+            return
+        except db.client().exceptions.ConditionalCheckFailedException:
+            pass
+    table.update_item(
+        Key=key,
+        UpdateExpression=expression,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+
+
+def apply(app_id: int, events: Iterable[Event], sign: int = 1) -> None:
+    """Add stored events to the aggregates (sign=1), or take deleted ones away (sign=-1)."""
+    deltas = Deltas()
+    for event in events:
+        deltas.add(event, sign)
+    calls = []
+    for (granularity, bucket), counters in deltas.counts.items():
+        nonzero = {name: amount for name, amount in counters.items() if amount}
+        if nonzero:
+            calls.append(lambda g=granularity, b=bucket, c=nonzero: _update_counts(app_id, g, b, c))
+    for (day, group_id), delta in deltas.messages.items():
+        delta.counters = Counter({k: v for k, v in delta.counters.items() if v})
+        if delta.counters:
+            if sign < 0:
+                delta.last_seen_ms = 0  # a deletion never moves last_seen
+            calls.append(lambda d=day, g=group_id, m=delta: _update_messages(app_id, d, g, m))
+    db.run_parallel(calls)
+
+
+# ---------------------------------------------------------------- reading
+
+
+@dataclass
+class CountsBucket:
+    granularity: Granularity
+    start: datetime
+    counters: dict[str, int]
+
+
+def _counts_of(item: dict[str, Any]) -> dict[str, int]:
+    return {name: int(value) for name, value in item.items() if name not in ("pk", "sk")}
+
+
+def read_counts(app_id: int, runs: list[Run]) -> list[CountsBucket]:
+    """The stored count buckets of each run, in time order (buckets with nothing are absent)."""
+
+    def read(run: Run) -> list[CountsBucket]:
+        items = db.query_items(
+            db.aggregates_table(),
+            KeyConditionExpression=Key("pk").eq(f"APP#{app_id}#{run.granularity}")
+            & Key("sk").between(run.first_key, run.last_key),
+        )
+        return [
+            CountsBucket(run.granularity, run.granularity.start(item["sk"]), _counts_of(item))
+            for item in items
+        ]
+
+    return list(chain.from_iterable(db.run_parallel([lambda r=run: read(r) for run in runs])))
+
+
+@dataclass
+class MessageGroup:
+    group_id: str  # the fingerprint of its messages
+    day: datetime
+    sample: str
+    last_seen_ms: int
+    counters: dict[str, int]
+
+
+def read_message_groups(app_id: int, days: list[datetime]) -> list[MessageGroup]:
+    """Every message group seen on each of these days."""
+
+    def read(day: datetime) -> list[MessageGroup]:
+        items = db.query_items(
+            db.aggregates_table(),
+            KeyConditionExpression=Key("pk").eq(_messages_pk(app_id, Granularity.DAY.key(day))),
+        )
+        return [
+            MessageGroup(
+                group_id=item["sk"],
+                day=day,
+                sample=item["sample"],
+                last_seen_ms=int(item["last_seen"]),
+                counters={k: int(v) for k, v in item.items() if k.startswith(f"h{SEPARATOR}")},
+            )
+            for item in items
+            if "sample" in item
+        ]
+
+    return list(chain.from_iterable(db.run_parallel([lambda d=day: read(d) for day in days])))

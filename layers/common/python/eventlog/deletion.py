@@ -1,0 +1,51 @@
+"""Deleting events, and taking them off the aggregates in the same call."""
+
+import time
+
+from eventlog import aggregation, db, registry, repository
+from eventlog.errors import NotFoundError
+from eventlog.ids import is_ulid
+from eventlog.models.events import Event, EventsDeleted
+
+# Events deleted between two updates of the aggregates.
+CHUNK = 100
+
+
+def delete_event(app_id: int, event_id: str) -> Event:
+    registry.require_app(app_id)
+    event = repository.delete_event(app_id, event_id) if is_ulid(event_id) else None
+    if event is None:
+        raise NotFoundError(f"no event '{event_id}' in app {app_id}")
+    aggregation.apply(app_id, [event], sign=-1)
+    return event
+
+
+def delete_events_named(app_id: int, name: str, deadline: float) -> EventsDeleted:
+    """Delete every event of an app with this name, until done or `deadline` (time.monotonic()).
+
+    Short of time it stops between chunks, the aggregates matching what is deleted so far, and
+    says it is not complete: calling again goes on.
+    """
+    registry.require_app(app_id)
+    deleted: list[Event] = []
+    for ids in repository.event_id_pages(app_id, name=name):
+        for chunk in (ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)):
+            if time.monotonic() > deadline:
+                return _summary(app_id, name, deleted, complete=False)
+            events = db.run_parallel(
+                [lambda i=event_id: repository.delete_event(app_id, i) for event_id in chunk]
+            )
+            gone = [event for event in events if event is not None]
+            aggregation.apply(app_id, gone, sign=-1)
+            deleted += gone
+    return _summary(app_id, name, deleted, complete=True)
+
+
+def _summary(app_id: int, name: str, deleted: list[Event], *, complete: bool) -> EventsDeleted:
+    return EventsDeleted(
+        app_id=app_id,
+        name=name,
+        deleted=len(deleted),
+        occurrences=sum(event.count for event in deleted),
+        complete=complete,
+    )
