@@ -68,13 +68,17 @@ def create_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response:
         details = [
-            {"field": _field_name(tuple(item["loc"])), "message": item["msg"]}
+            {
+                "field": _field_name(tuple(item["loc"])),
+                "message": item["msg"].removeprefix("Value error, "),
+            }
             for item in error.errors()
         ]
+        # A rule across fields (since before until) is the message itself; otherwise name them.
+        across_fields = [item["message"] for item in details if item["field"] in REQUEST_PARTS]
         fields = ", ".join(sorted({item["field"] for item in details}))
-        return error_response(
-            HTTPStatus.BAD_REQUEST, "VALIDATION_ERROR", f"invalid {fields}", details
-        )
+        message = "; ".join(across_fields) if across_fields else f"invalid {fields}"
+        return error_response(HTTPStatus.BAD_REQUEST, "VALIDATION_ERROR", message, details)
 
     @app.exception_handler(EventlogError)
     def _domain_error(error: EventlogError) -> Response:
