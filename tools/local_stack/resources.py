@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import secrets
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,12 +46,29 @@ class MotoEndpoint:
 
     def start(self) -> str:
         self._server.start()
+        wsgi_server = self._server._server
+        wsgi_server.app = _dynamodb_one_at_a_time(wsgi_server.app)
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
         return self.url
 
     def stop(self) -> None:
         self._server.stop()
+
+
+def _dynamodb_one_at_a_time(app: Any) -> Any:
+    """moto's DynamoDB is not thread-safe (concurrent `ADD`s to one item lose updates, where
+    DynamoDB applies each atomically): its requests take turns; other services' (an SQS long
+    poll) do not wait for them."""
+    lock = threading.Lock()
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            with lock:
+                return app(environ, start_response)
+        return app(environ, start_response)
+
+    return serve
 
 
 def aws_environment(endpoint_url: str) -> dict[str, str]:

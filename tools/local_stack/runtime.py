@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -45,6 +46,12 @@ class LambdaContext:
         return max(0, int((self.timeout_seconds - elapsed) * 1000))
 
 
+# Lambda runs one invocation at a time per execution environment. Here every function shares
+# one process, and Powertools keeps the current request in class attributes: invocations take
+# turns, or concurrent requests would read each other's body.
+_ONE_INVOCATION_AT_A_TIME = threading.Lock()
+
+
 @dataclass
 class LambdaFunction:
     logical_id: str
@@ -69,7 +76,8 @@ class LambdaFunction:
             log_group_name=self.log_group,
         )
         try:
-            result = self.handler(json.loads(json.dumps(event)), context)
+            with _ONE_INVOCATION_AT_A_TIME:
+                result = self.handler(json.loads(json.dumps(event)), context)
         finally:
             elapsed = time.monotonic() - context._started
             if elapsed > self.timeout:

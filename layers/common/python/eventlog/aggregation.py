@@ -5,7 +5,8 @@ Layout of the aggregates table (`pk`, `sk`):
   holding every counter of that period: `l|<level>`, `n|<name>|<level>`, `s|<service>|<level>`.
   Totals are sums over levels, so each counter exists once and a level filter is free.
 - messages: `APP#<app_id>#MSG#<day>` / message fingerprint, one item per message group and day:
-  `h|<hour>|<level>` counters, `sample` (the first message seen) and `last_seen` (epoch ms).
+  `h|<hour>|<level>` counters, `t|<hour>|<level>` the last time seen (epoch ms) and `sample`
+  (the first message stored).
 
 Each event adds its `count` to the counters of its minute, hour and day, by when it happened
 (`occurred_at`). Every request merges its events first, so it sends one `ADD` per bucket and per
@@ -19,8 +20,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
 from typing import Any
-
-from boto3.dynamodb.conditions import Key
 
 from eventlog import db
 from eventlog.buckets import Granularity, Run
@@ -48,6 +47,10 @@ def hour_counter(hour: int, level: str) -> str:
     return f"h{SEPARATOR}{hour:02d}{SEPARATOR}{level}"
 
 
+def hour_last_seen(hour: int, level: str) -> str:
+    return f"t{SEPARATOR}{hour:02d}{SEPARATOR}{level}"
+
+
 def parse_counter(counter: str) -> tuple[str, str, str]:
     """(kind, label, level) of a counter name; labels may hold the separator, levels cannot."""
     kind, _, rest = counter.partition(SEPARATOR)
@@ -66,8 +69,8 @@ def _messages_pk(app_id: int, day: str) -> str:
 @dataclass
 class _MessageDelta:
     counters: Counter[str] = field(default_factory=Counter)
+    last_seen: dict[str, int] = field(default_factory=dict)  # t|hour|level -> epoch ms
     sample: str = ""
-    last_seen_ms: int = 0
 
 
 @dataclass
@@ -98,10 +101,11 @@ class Deltas:
             day = Granularity.DAY.key(occurred)
             group = self.messages[(day, fingerprint(event.message))]
             group.counters[hour_counter(occurred.hour, level)] += amount
-            occurred_ms = int(occurred.timestamp() * 1000)
-            if occurred_ms >= group.last_seen_ms:
-                group.last_seen_ms = occurred_ms
-                group.sample = group.sample or event.message[:SAMPLE_CHARS]
+            group.sample = group.sample or event.message[:SAMPLE_CHARS]
+            if sign > 0:  # a deletion never moves last_seen back: it is not known what to
+                seen = hour_last_seen(occurred.hour, level)
+                occurred_ms = int(occurred.timestamp() * 1000)
+                group.last_seen[seen] = max(group.last_seen.get(seen, 0), occurred_ms)
 
 
 def _add_expression(counters: dict[str, int]) -> tuple[str, dict[str, str], dict[str, int]]:
@@ -125,31 +129,49 @@ def _update_messages(app_id: int, day: str, group_id: str, delta: _MessageDelta)
     expression, names, values = _add_expression(delta.counters)
     key = {"pk": _messages_pk(app_id, day), "sk": group_id}
     table = db.aggregates_table()
-    if delta.last_seen_ms:
-        # DynamoDB has no max(): last_seen moves only forward, by a condition. A late event
-        # fails it and is counted by a second update that leaves last_seen alone.
+    if not delta.last_seen:
+        table.update_item(
+            Key=key,
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+        return
+    # DynamoDB has no max(): a last-seen time moves only forward, by a condition. When an
+    # earlier event comes late and fails it, each time is then set on its own (rare).
+    seen_names = {f"#t{i}": name for i, name in enumerate(delta.last_seen)}
+    seen_values = {f":t{i}": ms for i, ms in enumerate(delta.last_seen.values())}
+    try:
+        table.update_item(
+            Key=key,
+            UpdateExpression=f"{expression} SET #sample = if_not_exists(#sample, :sample), "
+            + ", ".join(f"#t{i} = :t{i}" for i in range(len(seen_names))),
+            ConditionExpression=" AND ".join(
+                f"(attribute_not_exists(#t{i}) OR #t{i} < :t{i})" for i in range(len(seen_names))
+            ),
+            ExpressionAttributeNames={**names, **seen_names, "#sample": "sample"},
+            ExpressionAttributeValues={**values, **seen_values, ":sample": delta.sample},
+        )
+        return
+    except db.client().exceptions.ConditionalCheckFailedException:
+        pass
+    table.update_item(
+        Key=key,
+        UpdateExpression=f"{expression} SET #sample = if_not_exists(#sample, :sample)",
+        ExpressionAttributeNames={**names, "#sample": "sample"},
+        ExpressionAttributeValues={**values, ":sample": delta.sample},
+    )
+    for name, ms in delta.last_seen.items():
         try:
             table.update_item(
                 Key=key,
-                UpdateExpression=f"{expression} SET #sample = if_not_exists(#sample, :sample), "
-                "#seen = :seen",
-                ConditionExpression="attribute_not_exists(#seen) OR #seen < :seen",
-                ExpressionAttributeNames={**names, "#sample": "sample", "#seen": "last_seen"},
-                ExpressionAttributeValues={
-                    **values,
-                    ":sample": delta.sample,
-                    ":seen": delta.last_seen_ms,
-                },
+                UpdateExpression="SET #t = :t",
+                ConditionExpression="attribute_not_exists(#t) OR #t < :t",
+                ExpressionAttributeNames={"#t": name},
+                ExpressionAttributeValues={":t": ms},
             )
-            return
         except db.client().exceptions.ConditionalCheckFailedException:
             pass
-    table.update_item(
-        Key=key,
-        UpdateExpression=expression,
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues=values,
-    )
 
 
 def apply(app_id: int, events: Iterable[Event], sign: int = 1) -> None:
@@ -165,8 +187,6 @@ def apply(app_id: int, events: Iterable[Event], sign: int = 1) -> None:
     for (day, group_id), delta in deltas.messages.items():
         delta.counters = Counter({k: v for k, v in delta.counters.items() if v})
         if delta.counters:
-            if sign < 0:
-                delta.last_seen_ms = 0  # a deletion never moves last_seen
             calls.append(lambda d=day, g=group_id, m=delta: _update_messages(app_id, d, g, m))
     db.run_parallel(calls)
 
@@ -191,8 +211,12 @@ def read_counts(app_id: int, runs: list[Run]) -> list[CountsBucket]:
     def read(run: Run) -> list[CountsBucket]:
         items = db.query_items(
             db.aggregates_table(),
-            KeyConditionExpression=Key("pk").eq(f"APP#{app_id}#{run.granularity}")
-            & Key("sk").between(run.first_key, run.last_key),
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
+            ExpressionAttributeValues={
+                ":pk": f"APP#{app_id}#{run.granularity}",
+                ":first": run.first_key,
+                ":last": run.last_key,
+            },
         )
         return [
             CountsBucket(run.granularity, run.granularity.start(item["sk"]), _counts_of(item))
@@ -207,8 +231,8 @@ class MessageGroup:
     group_id: str  # the fingerprint of its messages
     day: datetime
     sample: str
-    last_seen_ms: int
-    counters: dict[str, int]
+    counters: dict[str, int]  # h|hour|level -> count
+    last_seen: dict[str, int]  # t|hour|level -> epoch ms
 
 
 def read_message_groups(app_id: int, days: list[datetime]) -> list[MessageGroup]:
@@ -217,15 +241,16 @@ def read_message_groups(app_id: int, days: list[datetime]) -> list[MessageGroup]
     def read(day: datetime) -> list[MessageGroup]:
         items = db.query_items(
             db.aggregates_table(),
-            KeyConditionExpression=Key("pk").eq(_messages_pk(app_id, Granularity.DAY.key(day))),
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": _messages_pk(app_id, Granularity.DAY.key(day))},
         )
         return [
             MessageGroup(
                 group_id=item["sk"],
                 day=day,
                 sample=item["sample"],
-                last_seen_ms=int(item["last_seen"]),
                 counters={k: int(v) for k, v in item.items() if k.startswith(f"h{SEPARATOR}")},
+                last_seen={k: int(v) for k, v in item.items() if k.startswith(f"t{SEPARATOR}")},
             )
             for item in items
             if "sample" in item

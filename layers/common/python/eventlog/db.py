@@ -55,7 +55,12 @@ def query_items(table: Any, **query: Any) -> Iterator[dict[str, Any]]:
 
 
 def run_parallel(calls: list[Any]) -> list[Any]:
-    """Run zero-argument callables concurrently; results in order, the first error raised."""
+    """Run zero-argument callables concurrently; results in order, the first error raised.
+
+    The calls share one boto3 resource, whose builder of `Key(...)`/`Attr(...)` conditions is
+    not thread-safe (it numbers placeholders in shared state): what runs here writes its
+    expressions as strings.
+    """
     if len(calls) <= 1:
         return [call() for call in calls]
     with ThreadPoolExecutor(max_workers=min(WRITE_CONCURRENCY, len(calls))) as pool:

@@ -64,7 +64,7 @@ def put_event_once(event: Event, expires_at: int) -> bool:
     """Store an event unless its id exists already; True when this call stored it."""
     try:
         db.events_table().put_item(
-            Item=to_item(event, expires_at), ConditionExpression=Attr("pk").not_exists()
+            Item=to_item(event, expires_at), ConditionExpression="attribute_not_exists(pk)"
         )
     except db.client().exceptions.ConditionalCheckFailedException:
         return False
@@ -84,7 +84,7 @@ def claim_client_event_id(
                 "received_at": received_at,
                 "expires_at": expires_at,
             },
-            ConditionExpression=Attr("pk").not_exists(),
+            ConditionExpression="attribute_not_exists(pk)",
         )
     except db.client().exceptions.ConditionalCheckFailedException:
         earlier = table.get_item(Key=_claim_key(app_id, client_event_id), ConsistentRead=True)
@@ -158,7 +158,7 @@ def delete_event(app_id: int, event_id: str) -> Event | None:
             db.events_table().update_item(
                 Key=_claim_key(app_id, event.event_id),
                 UpdateExpression="SET deleted = :yes",
-                ConditionExpression=Attr("pk").exists(),
+                ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeValues={":yes": True},
             )
         except db.client().exceptions.ConditionalCheckFailedException:

@@ -14,6 +14,7 @@ from eventlog import aggregation, registry
 from eventlog.aggregation import (
     CountsBucket,
     hour_counter,
+    hour_last_seen,
     level_counter,
     name_counter,
     service_counter,
@@ -145,16 +146,20 @@ def top_messages(app_id: int, query: TopMessagesQuery) -> TopMessages:
     last_seen: dict[str, int] = {}
     samples: dict[str, str] = {}
     for group in aggregation.read_message_groups(app_id, days):
-        count = 0
         for hour in range(24):
-            if since <= group.day + timedelta(hours=hour) < until:
-                count += sum(group.counters.get(hour_counter(hour, lvl), 0) for lvl in levels)
-        if count <= 0:
-            continue
-        totals[group.group_id] += count
-        last_seen[group.group_id] = max(last_seen.get(group.group_id, 0), group.last_seen_ms)
-        samples.setdefault(group.group_id, group.sample)
-    ranked = sorted(totals, key=lambda group_id: (-totals[group_id], -last_seen[group_id]))
+            if not since <= group.day + timedelta(hours=hour) < until:
+                continue
+            for level in levels:
+                count = group.counters.get(hour_counter(hour, level), 0)
+                if count > 0:
+                    totals[group.group_id] += count
+                    seen = group.last_seen.get(hour_last_seen(hour, level), 0)
+                    last_seen[group.group_id] = max(last_seen.get(group.group_id, 0), seen)
+                    samples.setdefault(group.group_id, group.sample)
+    ranked = sorted(
+        (group_id for group_id, count in totals.items() if count > 0),
+        key=lambda group_id: (-totals[group_id], -last_seen[group_id]),
+    )
     return TopMessages(
         limit=query.limit,
         items=[
@@ -219,7 +224,7 @@ def by_name(app_id: int, query: LevelFilter) -> ByName:
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, like "America"
         raise InvalidInputError(
             f"unknown time zone '{name}': use an IANA name such as Europe/Paris"
         ) from None
