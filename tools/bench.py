@@ -1,4 +1,5 @@
-"""Benchmark: DynamoDB request units per event, the read cost of a page, cold handler imports.
+"""Benchmark: DynamoDB request units per event, the read cost of a page and of statistics, cold
+handler imports.
 
     make bench
     PYTHONPATH=layers/common/python:tools .venv/bin/python tools/bench.py [--check] [--runs N]
@@ -11,6 +12,9 @@ samples in events/, the REQUEST authorizer invoked first, as ReauthorizeEvery: 0
 against the template's tables provisioned in moto in-process. Capacity is computed per request
 from DynamoDB's documented rules by `capacity.CapacityMeter` (moto's own figures are not
 reliable): see tools/capacity.py for the rules. Setup (apps, keys, filling tables) is not counted.
+Every ingest request also updates the aggregates (eventlog.aggregation): its write units include
+them, shown apart per table. The statistics (section 3) run in a process of their own, beside
+sections 1 and 2, for the minutes their setup takes in moto.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import contextlib
 import copy
 import io
 import json
+import multiprocessing
 import os
 import platform
 import statistics
@@ -29,11 +34,13 @@ import time
 import traceback
 import uuid
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMON = ROOT / "layers" / "common" / "python"
@@ -45,14 +52,19 @@ BATCH = 100
 BATCHES = 10
 RESENT = 2  # batches of (c) sent a second time
 SINGLES = 200
+LATE_HOURS = 5  # batches of (e), each an hour earlier than the one before
 STORED_SMALL, STORED_LARGE = 1_000, 10_000
 PAGE_LIMIT = "20"
+STATS_SMALL, STATS_LARGE = 1_000, 100_000  # events stored for the statistics of section 3
+STATS_SPAN = timedelta(hours=24)
+FILL_CHUNK = 1_000  # events per ingest_batch call when filling for statistics (setup)
 IMPORT_RUNS = 5
 
 # Targets: (key, description, limit). Measured values must be <= limit.
 TARGET_SINGLE_WCU = 6.0
-TARGET_BATCH_WCU = 2.0
+TARGET_BATCH_WCU = 2.0  # the plain batches (b); (c) with client event_ids is reported only
 TARGET_PAGE_RATIO = 1.0  # a page costs the same however many events are stored
+TARGET_STATS_RATIO = 1.1  # so does a statistic, over the same range
 TARGET_IMPORT_RATIO = 1.5
 
 
@@ -130,7 +142,8 @@ class Stack:
         self.template = _load_template()
         resources.provision(self.template)
         self.functions = {
-            name: self._load(f"functions/{name}/") for name in ("authorizer", "ingest", "query")
+            name: self._load(f"functions/{name}/")
+            for name in ("authorizer", "ingest", "query", "stats")
         }
         from eventlog import db
 
@@ -138,8 +151,10 @@ class Stack:
         self.meter.attach(db.client())  # the core's client, which every handler uses
         self._samples = {
             name: json.loads((ROOT / "events" / f"{name}.json").read_text())
-            for name in ("ingest_batch", "query_list", "authorizer_request")
+            for name in ("ingest_batch", "query_list", "stats_timeseries", "authorizer_request")
         }
+        self.events_table = str(self.template.physical_ids["EventsTable"])
+        self.aggregates_table = str(self.template.physical_ids["AggregatesTable"])
 
     def _load(self, folder: str) -> Any:
         from local_stack.runtime import LambdaContext, import_module_from
@@ -232,7 +247,12 @@ class Stack:
         if effects != {"Allow"}:
             raise RuntimeError(f"bench: the authorizer refused {method} {path}: {policy}")
 
-        sample = "ingest_batch" if method == "POST" else "query_list"
+        if method == "POST":
+            sample, function_name = "ingest_batch", "ingest"
+        elif "/stats/" in resource:
+            sample, function_name = "stats_timeseries", "stats"
+        else:
+            sample, function_name = "query_list", "query"
         event = copy.deepcopy(self._samples[sample])
         common(event)
         event["requestContext"]["authorizer"] = {
@@ -242,7 +262,7 @@ class Stack:
         }
         event["requestContext"]["identity"]["apiKey"] = policy.get("usageIdentifierKey")
         event["body"] = None if body is None else json.dumps(body)
-        function = self.functions["ingest" if method == "POST" else "query"]
+        function = self.functions[function_name]
         with self.meter.measure() as used:
             result = function(event)
         status = int(result["statusCode"])
@@ -269,14 +289,25 @@ class Stack:
             query=query,
         )
 
+    def get_stats(self, tenant: Tenant, route: str, query: dict[str, str]) -> Reply:
+        return self.request(
+            "GET",
+            f"/apps/{{app_id}}/stats/{route}",
+            {"app_id": str(tenant.app_id)},
+            {"x-api-key": tenant.user_key},
+            query=query,
+        )
+
 
 # ---------------------------------------------------------------- 1. writes
 
 
-def make_event(i: int, client_id: str | None = None) -> dict[str, Any]:
+def make_event(
+    i: int, client_id: str | None = None, occurred: datetime | None = None
+) -> dict[str, Any]:
     """A realistic event (like events/ingest_batch.json): 5 names, 3 levels, tags."""
     event = {
-        "occurred_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "occurred_at": (occurred or datetime.now(UTC)).isoformat(timespec="milliseconds"),
         "level": LEVELS[i % len(LEVELS)],
         "name": NAMES[i % len(NAMES)],
         "service": "api",
@@ -291,6 +322,8 @@ def make_event(i: int, client_id: str | None = None) -> dict[str, Any]:
 @dataclass
 class WriteRun:
     label: str
+    target: float | None = None  # WCU per event, when this scenario has a target
+    note: str = ""  # shown instead of a target
     events: int = 0
     requests: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
@@ -314,6 +347,9 @@ class WriteRun:
     def wcu_per_event(self) -> float:
         return (self.handler.write_units + self.authorizer.write_units) / self.events
 
+    def table_wcu_per_event(self, table: str) -> float:
+        return (self.handler.write[table] + self.authorizer.write[table]) / self.events
+
 
 def ingest_batches(stack: Stack, tenant: Tenant, run: WriteRun, first: int, count: int, ids: str):
     for batch in range(count):
@@ -324,28 +360,51 @@ def ingest_batches(stack: Stack, tenant: Tenant, run: WriteRun, first: int, coun
         run.add(stack.post_events(tenant, body), len(body))
 
 
+def ingest_late(stack: Stack, tenant: Tenant, run: WriteRun) -> None:
+    """Batches over whole hours of one UTC day, each an hour earlier than the one before: late
+    events, which a message group's last-seen condition turns away when a later time is stored
+    already (the failed conditional updates, and the updates that follow, show per operation)."""
+    now = datetime.now(UTC)
+    end = now.replace(minute=0, second=0, microsecond=0)
+    if end.hour < LATE_HOURS:
+        end = end.replace(hour=0)  # the last hours of yesterday: one day, whatever the time
+    step = timedelta(hours=1) / BATCH
+    for batch in range(LATE_HOURS):
+        hour = end - timedelta(hours=batch + 1)
+        start = batch * BATCH
+        body = [make_event(start + i, occurred=hour + step * (i + 0.5)) for i in range(BATCH)]
+        run.add(stack.post_events(tenant, body), len(body))
+
+
 def measure_writes(stack: Stack) -> tuple[list[WriteRun], Tenant]:
     with stack.meter.paused():
         single, plain = stack.tenant("bench-single"), stack.tenant("bench-batch")
-        with_ids = stack.tenant("bench-dedup")
+        with_ids, late = stack.tenant("bench-dedup"), stack.tenant("bench-late")
 
-    a = WriteRun("(a) single events, one per request")
+    a = WriteRun("(a) single events, one per request", TARGET_SINGLE_WCU)
     for i in range(SINGLES):
         a.add(stack.post_events(single, make_event(i)), 1)
 
-    b = WriteRun(f"(b) {BATCHES} batches of {BATCH}, 5 names x 3 levels")
+    b = WriteRun(f"(b) {BATCHES} batches of {BATCH}, 5 names x 3 levels", TARGET_BATCH_WCU)
     ingest_batches(stack, plain, b, 0, BATCHES, ids="")
 
-    c = WriteRun("(c) as (b), every event with a client event_id")
+    c = WriteRun(
+        "(c) as (b), every event with a client event_id", note=" (2.00 before aggregation)"
+    )
     ingest_batches(stack, with_ids, c, 0, BATCHES, ids="bench")
 
     d = WriteRun(f"(d) {RESENT} batches of (c) sent again: all duplicates")
     ingest_batches(stack, with_ids, d, 0, RESENT, ids="bench")
 
-    for run, outcome in ((a, "accepted"), (b, "accepted"), (c, "accepted"), (d, "duplicate")):
+    e = WriteRun(f"(e) {LATE_HOURS} batches as (b), each an hour earlier (late)")
+    ingest_late(stack, late, e)
+
+    runs = [a, b, c, d, e]
+    outcomes = ("accepted", "accepted", "accepted", "duplicate", "accepted")
+    for run, outcome in zip(runs, outcomes, strict=True):
         if run.outcomes != Counter({outcome: run.events}):
             raise RuntimeError(f"bench: {run.label}: expected all {outcome}, got {run.outcomes}")
-    return [a, b, c, d], plain
+    return runs, plain
 
 
 # ---------------------------------------------------------------- 2. reads
@@ -437,7 +496,182 @@ def measure_reads(
     return small, large
 
 
-# ---------------------------------------------------------------- 3. cold imports
+# ---------------------------------------------------------------- 3. statistics
+
+# Twelve message shapes, three of each kind, which fingerprint into four message groups
+# (eventlog.fingerprint): the variable parts are an email and an address, a UUID and a number,
+# numbers, a quoted key and a time.
+MESSAGE_SHAPES = (
+    "user u{i}@example.com signed in from 10.0.{a}.{b}",
+    "user first.last{i}@corp.example signed in from 192.168.{a}.{b}:443",
+    "user ops+{i}@mail.example.org signed in from 2001:db8::{a}",
+    "payment 3f2b8c1e-9a4d-4f6b-8e2a-{i:012d} declined: card ending {a:04d}",
+    "payment 0b1c2d3e-4f50-4617-8899-{i:012d} declined: card ending {b:04d}",
+    "payment 9e8d7c6b-5a49-4382-b1c0-{i:012d} declined: card ending 4242",
+    "GET /orders/{i} took {a} ms",
+    "GET /orders/{b} took {i} ms",
+    "GET /orders/7 took {a}{b} ms",
+    'cache miss for "session:{i}" at 2026-02-10T10:{b:02d}:00Z, retry {a}',
+    'cache miss for "cart:{a}" at 2026-02-11 08:00:{b:02d}, retry 1',
+    "cache miss for 'user:{i}' at 12:{b:02d}:33, retry 2",
+)
+MESSAGE_GROUPS = 4
+
+
+@dataclass(frozen=True)
+class StatsRoute:
+    route: str
+    query: dict[str, str]
+    target: bool = True  # its cost must not grow with the events stored
+    whole_hours: bool = False  # since and until widened to the hour, instead of the range's
+
+    @property
+    def label(self) -> str:
+        label = self.route + "".join(f"?{key}={value}" for key, value in self.query.items())
+        return f"{label}, since/until on the hour" if self.whole_hours else label
+
+
+STATS_ROUTES = (
+    StatsRoute("timeseries", {"interval": "HOUR"}),
+    StatsRoute("by-level", {}),
+    StatsRoute("top-messages", {}),
+    StatsRoute("by-name", {}),
+    StatsRoute("hourly", {}),
+    # Not targets: where the costs above come from (no minute buckets at the ends).
+    StatsRoute("by-level", {}, target=False, whole_hours=True),
+    StatsRoute("by-name", {}, target=False, whole_hours=True),
+)
+
+
+def stats_range(now: datetime) -> tuple[datetime, datetime]:
+    """24 hours to the last half past the hour: off the hour at both ends, as the default range
+    (the 24 hours up to now) is, so both ends are read as minute buckets; the same every run."""
+    until = now.replace(minute=30, second=0, microsecond=0)
+    if until > now:
+        until -= timedelta(hours=1)
+    return until - STATS_SPAN, until
+
+
+def make_stats_event(i: int, total: int, since: datetime) -> dict[str, Any]:
+    """Event i of `total` spread evenly over [since, since + 24 h), in time order."""
+    a, b = i % 251, i % 59
+    return {
+        "occurred_at": (since + STATS_SPAN * (i + 0.5) / total).isoformat(timespec="milliseconds"),
+        "level": LEVELS[i % len(LEVELS)],
+        "name": NAMES[i % len(NAMES)],
+        "service": "api",
+        "message": MESSAGE_SHAPES[i % len(MESSAGE_SHAPES)].format(i=i, a=a, b=b),
+    }
+
+
+def fill_stats(stack: Stack, tenant: Tenant, total: int, since: datetime) -> None:
+    """Store `total` events over the 24 hours through the core's `ingest_batch` (setup: not
+    counted), in time order and FILL_CHUNK at a time.
+
+    Larger batches than the API takes, only for speed: an aggregate update costs moto tens of ms,
+    and every batch updates its minute, hour and day buckets and each message group it holds
+    (here ~8 updates for 100 events, ~20 for 1,000). The aggregates come out the same however
+    the events are batched (exact counts, the first message as sample, the latest time as
+    last_seen), and the statistics read nothing else."""
+    from eventlog import ingestion
+
+    accepted = 0
+    with stack.meter.paused(), mock.patch.object(ingestion, "MAX_BATCH", FILL_CHUNK):
+        for start in range(0, total, FILL_CHUNK):
+            end = min(start + FILL_CHUNK, total)
+            body = [make_stats_event(i, total, since) for i in range(start, end)]
+            accepted += ingestion.ingest_batch(tenant.app_id, body).accepted
+    if accepted != total:
+        raise RuntimeError(f"bench: filling {total} events for statistics: {accepted} accepted")
+
+
+@dataclass
+class StatsCost:
+    rcu: float  # the stats handler's read units (app lookup + aggregates Queries)
+    authorizer_rcu: float
+    evaluated: int  # aggregate items the Queries evaluated
+    evaluated_bytes: int  # their sizes
+    queries: int  # Query requests
+
+
+def _counted(route: str, body: Any) -> int:
+    """How many events the reply of a route counts over the whole range."""
+    if route == "timeseries":
+        return sum(bucket["count"] for bucket in body["series"])
+    if route == "hourly":
+        return body["total"]
+    if route == "top-messages" and len(body["items"]) != MESSAGE_GROUPS:
+        raise RuntimeError(f"bench: top-messages found {len(body['items'])} message groups")
+    return sum(item["count"] for item in body["items"])
+
+
+def _iso(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def read_stats(
+    stack: Stack, tenant: Tenant, since: datetime, until: datetime, stored: int
+) -> dict[str, StatsCost]:
+    """One request of each route; checks that it counts every event stored."""
+    costs = {}
+    for route in STATS_ROUTES:
+        first, last = since, until
+        if route.whole_hours:  # widened: still every event stored
+            first = first.replace(minute=0)
+            last = last.replace(minute=0) + timedelta(hours=1)
+        window = {"since": _iso(first), "until": _iso(last)}
+        reply = stack.get_stats(tenant, route.route, {**route.query, **window})
+        used = reply.handler
+        if used.scanned_count_mismatches:
+            raise RuntimeError("bench: a re-issued Query page differed from its ScannedCount")
+        counted = _counted(route.route, reply.body)
+        if counted != stored:
+            raise RuntimeError(f"bench: {route.label} counted {counted} events, not {stored}")
+        costs[route.label] = StatsCost(
+            rcu=used.read_units,
+            authorizer_rcu=reply.authorizer.read_units,
+            evaluated=sum(used.evaluated.values()),
+            evaluated_bytes=sum(used.evaluated_bytes.values()),
+            queries=sum(n for op, n in used.calls.items() if op.endswith(".Query")),
+        )
+    return costs
+
+
+@dataclass
+class StatsResults:
+    small: dict[str, StatsCost]  # route label -> cost, STATS_SMALL events stored
+    large: dict[str, StatsCost]
+    since: datetime
+    until: datetime
+    fill_seconds: float  # setup: storing the STATS_LARGE events
+
+
+def measure_stats(stack: Stack) -> StatsResults:
+    """Each statistic over the same range, for an app with STATS_SMALL events stored and for one
+    with STATS_LARGE, spread alike over that range."""
+    with stack.meter.paused():
+        small_app, large_app = stack.tenant("bench-stats-small"), stack.tenant("bench-stats-large")
+    since, until = stats_range(datetime.now(UTC))
+    fill_stats(stack, small_app, STATS_SMALL, since)
+    started = time.monotonic()
+    fill_stats(stack, large_app, STATS_LARGE, since)
+    fill_seconds = time.monotonic() - started
+    small = read_stats(stack, small_app, since, until, STATS_SMALL)
+    large = read_stats(stack, large_app, since, until, STATS_LARGE)
+    return StatsResults(small, large, since, until, fill_seconds)
+
+
+def measure_stats_apart() -> StatsResults:
+    """Section 3 in a process of its own (spawned: sys.path and the environment come along),
+    with its own tables in moto: its setup, minutes of moto's CPU, runs beside sections 1 and 2
+    (request units do not depend on timing; the import timings of section 4 wait for both)."""
+    import moto
+
+    with moto.mock_aws():
+        return measure_stats(Stack())
+
+
+# ---------------------------------------------------------------- 4. cold imports
 
 _TIMER = (  # wall clock (the figure) and CPU time (steadier when the machine is busy)
     "import sys, time\n"
@@ -565,6 +799,8 @@ class Results:
     writes: list[WriteRun] | None = None
     small: dict[str, PageCost] | None = None
     large: dict[str, PageCost] | None = None
+    stats: StatsResults | None = None
+    tables: tuple[str, str] = ("EventsTable", "AggregatesTable")  # physical names in moto
     boto3_import: ImportCost | None = None
     imports: list[ImportCost] | None = None
     errors: dict[str, str] = field(default_factory=dict)  # section -> what went wrong
@@ -615,7 +851,7 @@ def _operations(usage: Any, events: int) -> list[str]:
     return parts
 
 
-def _print_writes(writes: list[WriteRun]) -> None:
+def _print_writes(writes: list[WriteRun], tables: tuple[str, str]) -> None:
     print(
         f"   {'scenario':<50} {'events':>6} {'reqs':>5} {'WCU':>8} {'WCU/event':>9} "
         f"{'RCU/req':>8} {'auth RCU/req':>12}"
@@ -627,6 +863,21 @@ def _print_writes(writes: list[WriteRun]) -> None:
             f"{handler.write_units + auth.write_units:>8.2f} {run.wcu_per_event:>9.2f} "
             f"{handler.read_units / run.requests:>8.2f} {auth.read_units / run.requests:>12.2f}"
         )
+    events_table, aggregates_table = tables
+    print(
+        f"   {'WCU per event, by table':<50} {'raw events':>10} {'aggregates':>10} {'total':>7}"
+        f"   target"
+    )
+    for run in writes:
+        target = f"<= {run.target:.2f}" if run.target is not None else f"none{run.note}"
+        raw, aggregates = (run.table_wcu_per_event(table) for table in tables)
+        total = run.wcu_per_event
+        print(f"   {run.label:<50} {raw:>10.2f} {aggregates:>10.2f} {total:>7.2f}   {target}")
+    print(
+        f"   raw events: {events_table} (events, client event_id claims); aggregates: "
+        f"{aggregates_table}. The <= {TARGET_BATCH_WCU:.2f} target\n"
+        "   applies to the plain batches (b); a client event_id adds its claim, 1 WCU an event."
+    )
     print("   per event, by table and operation (ingest handler):")
     for run in writes:
         for number, part in enumerate(_operations(run.handler, run.events)):
@@ -659,6 +910,39 @@ def _print_reads(small: dict[str, PageCost], large: dict[str, PageCost]) -> None
     )
 
 
+def _print_stats(stats: StatsResults) -> None:
+    print(
+        f"   since={_iso(stats.since)} until={_iso(stats.until)}, the same for both apps; the "
+        f"events spread evenly over\n   those 24 hours by occurred_at: {len(NAMES)} names x "
+        f"{len(LEVELS)} levels, {len(MESSAGE_SHAPES)} message shapes in {MESSAGE_GROUPS} groups"
+    )
+    print(
+        f"   {'route':<42} {f'{STATS_SMALL:,} stored':>13} {f'{STATS_LARGE:,} stored':>15} "
+        f"{'ratio':>6}   aggregate items / KB evaluated / Queries"
+    )
+    for route in STATS_ROUTES:
+        small, large = stats.small[route.label], stats.large[route.label]
+        note = "" if route.target else "  (no target)"
+        print(
+            f"   {route.label:<42} {small.rcu:>9.2f} RCU {large.rcu:>11.2f} RCU "
+            f"{large.rcu / small.rcu:>6.2f}   {small.evaluated} / "
+            f"{small.evaluated_bytes / 1024:.1f} / {small.queries} -> {large.evaluated} / "
+            f"{large.evaluated_bytes / 1024:.1f} / {large.queries}{note}"
+        )
+    costs = (*stats.small.values(), *stats.large.values())
+    auth = sorted({cost.authorizer_rcu for cost in costs})
+    print(
+        "   RCU: the stats handler's (app lookup + Queries of the aggregates); the authorizer adds "
+        f"{' / '.join(f'{units:.2f}' for units in auth)} RCU\n   a request. Items and KB: the "
+        "aggregates the Queries evaluated. A range that does not start and end on\n   the hour "
+        "also reads the minute buckets at both ends (by-level, by-name, hourly); by-name reads\n"
+        "   those of the hours where each name is first and last seen too (first_seen, last_seen "
+        "to the minute).\n"
+        f"   Setup, not counted: {STATS_LARGE:,} events stored through ingest_batch in "
+        f"{stats.fill_seconds:.0f} s (in a process of its own)."
+    )
+
+
 def _print_imports(boto3_import: ImportCost, imports: list[ImportCost]) -> None:
     print(
         f"   {'module':<30} {'median ms':>9} {'x boto3':>8} {'CPU ms':>8} {'x boto3':>8}"
@@ -683,15 +967,20 @@ def targets_of(results: Results) -> list[Target]:
     writes = results.writes
     single = writes[0].wcu_per_event if writes else None
     targets.append(Target("WCU per event, single events (a)", single, TARGET_SINGLE_WCU))
-    for index, name in ((1, "(b)"), (2, "(c) with event_id")):
-        value = writes[index].wcu_per_event if writes else None
-        targets.append(Target(f"WCU per event, batches of {BATCH} {name}", value, TARGET_BATCH_WCU))
+    plain = writes[1].wcu_per_event if writes else None
+    targets.append(Target(f"WCU per event, plain batches of {BATCH} (b)", plain, TARGET_BATCH_WCU))
     for label in (variant.label for variant in PAGE_VARIANTS if variant.target):
         ratio = None
         if results.small and results.large:
             ratio = results.large[label].rcu / results.small[label].rcu
         description = f"page RCU, {STORED_LARGE:,} vs {STORED_SMALL:,} stored, {label}"
         targets.append(Target(description, ratio, TARGET_PAGE_RATIO, "x"))
+    for label in (route.label for route in STATS_ROUTES if route.target):
+        ratio = None
+        if results.stats:
+            ratio = results.stats.large[label].rcu / results.stats.small[label].rcu
+        description = f"stats RCU, {STATS_LARGE:,} vs {STATS_SMALL:,} stored, {label}"
+        targets.append(Target(description, ratio, TARGET_STATS_RATIO, "x"))
     if results.imports and results.boto3_import:
         for cost in results.imports:
             ratio = cost.median / results.boto3_import.median
@@ -712,13 +1001,17 @@ def report(results: Results, seconds: float) -> list[Target]:
         print(fact)
     print(rule)
     sections = (
-        ("writes", "1. DynamoDB write request units per ingested event",
+        ("writes", "1. DynamoDB write request units per ingested event, aggregates included",
          "POST /apps/{app_id}/events: authorizer + ingest handler, tables in moto",
-         lambda: _print_writes(results.writes)),
+         lambda: _print_writes(results.writes, results.tables)),
         ("reads", f"2. Read request units for one page of events (limit {PAGE_LIMIT})",
          "GET /apps/{app_id}/events: authorizer + query handler, tables in moto",
          lambda: _print_reads(results.small, results.large)),
-        ("imports", f"3. Cold import of each handler, {results.import_runs} fresh runs",
+        ("stats", "3. Read request units for one statistics request, "
+                  f"{STATS_SMALL:,} vs {STATS_LARGE:,} events stored",
+         "GET /apps/{app_id}/stats/<route>: authorizer + stats handler, tables in moto",
+         lambda: _print_stats(results.stats)),
+        ("imports", f"4. Cold import of each handler, {results.import_runs} fresh runs",
          "PYTHONPATH=layers/common/python:functions/<name>, tracing disabled (as outside Lambda)",
          lambda: _print_imports(results.boto3_import, results.imports)),
     )  # fmt: skip
@@ -731,11 +1024,11 @@ def report(results: Results, seconds: float) -> list[Target]:
 
     targets = targets_of(results)
     print("\nSummary")
-    print(f"   {'target':<64} {'measured':>9} {'limit':>9}  result")
+    print(f"   {'target':<68} {'measured':>9} {'limit':>9}  result")
     for target in targets:
         measured = "-" if target.measured is None else f"{target.measured:.2f}{target.unit}"
         limit = f"<= {target.limit:.2f}{target.unit}"
-        print(f"   {target.description:<64} {measured:>9} {limit:>9}  {target.verdict}")
+        print(f"   {target.description:<68} {measured:>9} {limit:>9}  {target.verdict}")
     verdicts = Counter(target.verdict for target in targets)
     print(
         f"   {verdicts['PASS']} passed, {verdicts['FAIL']} failed, "
@@ -745,7 +1038,8 @@ def report(results: Results, seconds: float) -> list[Target]:
         "\nHow capacity is counted: every DynamoDB request the core's client (eventlog.db.client(),"
         "\nwhich the handlers use) sends is priced by tools/capacity.py with DynamoDB's documented"
         "\nrules: writes ceil(item size / 1 KB) per item (the larger of before and after; failed"
-        "\nconditional writes included; x2 in transactions; plus index entries), reads"
+        "\nconditional writes included: a failed UpdateItem is priced on the item as it stands, at"
+        "\nleast 1; x2 in transactions; plus index entries), reads"
         "\nceil(size / 4 KB), x0.5 unless strongly consistent. A Query page is priced on every item"
         "\nit evaluated before its filter: the page is sent again without its filter to an unhooked"
         "\nclient (same key range, start key and Limit), and that count is checked against the"
@@ -774,17 +1068,24 @@ def main(argv: list[str] | None = None) -> int:
 
     import moto
 
-    with moto.mock_aws():
-        try:
-            stack = Stack()
-            results.writes, tenant = measure_writes(stack)
-        except Exception as error:
-            results.errors["writes"] = results.errors["reads"] = _describe(error)
-        else:
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as apart:
+        stats = apart.submit(measure_stats_apart)
+        with moto.mock_aws():
             try:
-                results.small, results.large = measure_reads(stack, tenant, args.full)
+                stack = Stack()
+                results.tables = (stack.events_table, stack.aggregates_table)
+                results.writes, tenant = measure_writes(stack)
             except Exception as error:
-                results.errors["reads"] = _describe(error)
+                results.errors["writes"] = results.errors["reads"] = _describe(error)
+            else:
+                try:
+                    results.small, results.large = measure_reads(stack, tenant, args.full)
+                except Exception as error:
+                    results.errors["reads"] = _describe(error)
+        try:
+            results.stats = stats.result()
+        except Exception as error:
+            results.errors["stats"] = _describe(error)
     try:
         results.boto3_import, results.imports = measure_imports(args.runs)
     except Exception as error:

@@ -14,11 +14,14 @@ size of its value:
 
 Write units (1 KB = 1,024 bytes):
 - PutItem: ceil(larger of the item before and after / 1 KB), at least 1; UpdateItem: the same,
-  the item read before and after the call; DeleteItem: the deleted item (at least 1);
+  the item read before and after the call (an `ADD` that grows an item from 1,000 to 1,030 bytes
+  costs 2, one that leaves it at 1,000 costs 1); DeleteItem: the deleted item (at least 1);
 - BatchWriteItem: each put and delete as above (unprocessed items cost nothing);
 - TransactWriteItems: twice the table units of each action (prepare and commit), index entries
   once; a ConditionCheck twice the units of the item it checks;
-- a conditional write that fails costs the units it would have cost (no index writes);
+- a conditional write that fails still consumes units, and writes no index entry: a PutItem
+  the units it would have cost; an UpdateItem, whose new item is never built, those of the
+  item as it stands (at least 1, also when there is no item);
 - every index (global, or local) with its own write: an item entering the index 1 write of the
   projected entry, leaving it 1 write of the old entry, changing its index keys both, staying
   with a changed projection 1 write of the new entry; each rounded up to 1 KB.
@@ -200,7 +203,19 @@ class TableShape:
         return units
 
     def item_write_units(self, old: Item | None, new: Item | None, succeeded: bool = True) -> int:
-        """Units of writing one item (put, update or delete) and its index entries."""
+        """Units of writing one item (put, update or delete) and its index entries.
+
+        A failed write passes `succeeded=False` (a failed UpdateItem also `new=old`).
+
+        >>> table, key = TableShape("T", ("pk",)), {"pk": {"S": "k"}}
+        >>> def sized(n): return {**key, "c": {"S": "x" * (n - 3)}}  # n bytes in all
+        >>> table.item_write_units(sized(1000), sized(1030)), table.item_write_units(None, sized(9))
+        (2, 1)
+        >>> table.item_write_units(sized(1030), sized(1030), succeeded=False)
+        2
+        >>> table.item_write_units(None, None, succeeded=False)
+        1
+        """
         table_units = write_units(max(item_size(old), item_size(new)))
         return table_units + (self.index_write_units(old, new) if succeeded else 0)
 
@@ -219,6 +234,7 @@ class Usage:
     op_read: Counter[str] = field(default_factory=Counter)  # "Table.Operation" -> read units
     failed_conditions: Counter[str] = field(default_factory=Counter)  # "Table.Operation" -> n
     evaluated: Counter[str] = field(default_factory=Counter)  # table -> items a Query evaluated
+    evaluated_bytes: Counter[str] = field(default_factory=Counter)  # table -> their sizes
     stored_items: Counter[str] = field(default_factory=Counter)  # table -> items put or updated
     stored_bytes: Counter[str] = field(default_factory=Counter)  # table -> their sizes after
     scanned_count_mismatches: int = 0  # re-issued pages whose count differed from ScannedCount
@@ -528,10 +544,10 @@ class CapacityMeter:
         evaluated = self._evaluated_items(operation, request)
         if len(evaluated) != parsed.get("ScannedCount", len(evaluated)):
             usage.scanned_count_mismatches += 1
-        units = page_read_units(
-            (item_size(item) for item in evaluated), bool(request.get("ConsistentRead"))
-        )
+        sizes = [item_size(item) for item in evaluated]
+        units = page_read_units(sizes, bool(request.get("ConsistentRead")))
         usage.evaluated[table] += len(evaluated)
+        usage.evaluated_bytes[table] += sum(sizes)
         self._record(usage, table, operation, read=units)
 
     def _evaluated_items(self, operation: str, request: dict) -> list[Item]:
