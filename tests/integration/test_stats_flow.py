@@ -98,6 +98,10 @@ def _minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
 def _series(reply: dict) -> list[tuple[str, int]]:
     return [(bucket["bucket_start"], bucket["count"]) for bucket in reply["series"]]
 
@@ -362,29 +366,20 @@ def test_by_level_counts_occurrences_ordered_by_count(stack, known):
     warnings = _stats(stack, known["id"], "by-level", level="warning", **ALL_OF_IT)
     assert warnings["items"] == [{"level": "WARNING", "count": 3}]
 
-    # Minute resolution: since rounds down, until up.
-    narrow = _stats(
-        stack,
-        known["id"],
-        "by-level",
-        since="2026-02-10T09:05:30Z",
-        until="2026-02-10T10:59:00Z",
-    )
-    assert (narrow["since"], narrow["until"]) == ("2026-02-10T09:05:00Z", "2026-02-10T10:59:00Z")
-    assert narrow["items"] == [
-        {"level": "ERROR", "count": 4},
-        {"level": "WARNING", "count": 2},
-        {"level": "INFO", "count": 1},
-    ]
-    rounded_up = _stats(
+    # Whole hours: since rounds down, until up.
+    widened = _stats(
         stack,
         known["id"],
         "by-level",
         since="2026-02-10T09:05:30Z",
         until="2026-02-10T10:59:01Z",
     )
-    assert rounded_up["until"] == "2026-02-10T11:00:00Z"
-    assert rounded_up["items"][0] == {"level": "INFO", "count": 5}
+    assert (widened["since"], widened["until"]) == ("2026-02-10T09:00:00Z", "2026-02-10T11:00:00Z")
+    assert widened["items"] == [
+        {"level": "INFO", "count": 5},
+        {"level": "ERROR", "count": 4},
+        {"level": "WARNING", "count": 2},
+    ]
 
     nothing = _stats(
         stack, known["id"], "by-level", since="2026-01-01T00:00:00Z", until="2026-01-02T00:00:00Z"
@@ -447,10 +442,8 @@ def test_top_messages_group_order_and_limit(stack, known):
 
 
 def test_top_messages_last_seen_is_an_occurrence_counted(stack, known):
-    """last_seen lies in the range asked (to the hour), and belongs to the level asked.
-
-    Fails today: last_seen is kept per message group and day, whatever the hour or level, so
-    a reply can report an occurrence it did not count (see the report on this file)."""
+    """last_seen lies in the range asked (to the hour), and belongs to the level asked: it is
+    kept per message group, hour and level."""
     wrong = {}
     morning = {"since": "2026-02-10T00:00:00Z", "until": "2026-02-10T12:00:00Z"}
     reply = _stats(stack, known["id"], "top-messages", **morning)
@@ -480,7 +473,7 @@ def test_top_messages_last_seen_is_an_occurrence_counted(stack, known):
     assert wrong == {}
 
 
-def test_by_name_counts_and_first_and_last_minute(stack, known):
+def test_by_name_counts_and_first_and_last_hour(stack, known):
     reply = _stats(stack, known["id"], "by-name", **ALL_OF_IT)
     assert reply == {
         **ALL_OF_IT,
@@ -488,26 +481,26 @@ def test_by_name_counts_and_first_and_last_minute(stack, known):
             {
                 "name": "checkout",
                 "count": 7,
-                "first_seen": "2026-02-10T09:05:00Z",
-                "last_seen": "2026-02-11T01:30:00Z",
+                "first_seen": "2026-02-10T09:00:00Z",
+                "last_seen": "2026-02-11T01:00:00Z",
             },
             {
                 "name": "payment",
                 "count": 7,
-                "first_seen": "2026-02-10T12:15:00Z",
+                "first_seen": "2026-02-10T12:00:00Z",
                 "last_seen": "2026-02-10T14:00:00Z",
             },
             {
                 "name": "signup",
                 "count": 7,
-                "first_seen": "2026-02-10T09:07:00Z",
+                "first_seen": "2026-02-10T09:00:00Z",
                 "last_seen": "2026-02-10T14:00:00Z",
             },
             {
                 "name": "heartbeat",
                 "count": 6,
-                "first_seen": "2026-02-10T11:20:00Z",
-                "last_seen": "2026-02-10T11:20:00Z",
+                "first_seen": "2026-02-10T11:00:00Z",
+                "last_seen": "2026-02-10T11:00:00Z",
             },
         ],
     }
@@ -517,45 +510,46 @@ def test_by_name_counts_and_first_and_last_minute(stack, known):
         {
             "name": "payment",
             "count": 6,
-            "first_seen": "2026-02-10T12:15:00Z",
-            "last_seen": "2026-02-10T12:15:00Z",
+            "first_seen": "2026-02-10T12:00:00Z",
+            "last_seen": "2026-02-10T12:00:00Z",
         },
         {
             "name": "checkout",
             "count": 4,
-            "first_seen": "2026-02-10T09:05:00Z",
-            "last_seen": "2026-02-10T09:05:00Z",
+            "first_seen": "2026-02-10T09:00:00Z",
+            "last_seen": "2026-02-10T09:00:00Z",
         },
     ]
 
-    # A range of minutes, hours and minutes again: first/last are found inside each.
+    # A range inside one day, widened to whole hours: first/last are found among its hours.
     middle = _stats(
         stack, known["id"], "by-name", since="2026-02-10T09:06:00Z", until="2026-02-10T12:16:00Z"
     )
+    assert (middle["since"], middle["until"]) == ("2026-02-10T09:00:00Z", "2026-02-10T13:00:00Z")
     assert middle["items"] == [
+        {
+            "name": "checkout",
+            "count": 6,
+            "first_seen": "2026-02-10T09:00:00Z",
+            "last_seen": "2026-02-10T10:00:00Z",
+        },
         {
             "name": "heartbeat",
             "count": 6,
-            "first_seen": "2026-02-10T11:20:00Z",
-            "last_seen": "2026-02-10T11:20:00Z",
+            "first_seen": "2026-02-10T11:00:00Z",
+            "last_seen": "2026-02-10T11:00:00Z",
         },
         {
             "name": "payment",
             "count": 6,
-            "first_seen": "2026-02-10T12:15:00Z",
-            "last_seen": "2026-02-10T12:15:00Z",
+            "first_seen": "2026-02-10T12:00:00Z",
+            "last_seen": "2026-02-10T12:00:00Z",
         },
         {
             "name": "signup",
             "count": 5,
-            "first_seen": "2026-02-10T09:07:00Z",
-            "last_seen": "2026-02-10T10:59:00Z",
-        },
-        {
-            "name": "checkout",
-            "count": 2,
-            "first_seen": "2026-02-10T10:30:00Z",
-            "last_seen": "2026-02-10T10:30:00Z",
+            "first_seen": "2026-02-10T09:00:00Z",
+            "last_seen": "2026-02-10T10:00:00Z",
         },
     ]
 
@@ -620,14 +614,15 @@ def test_defaults_are_the_last_24_hours(stack, known):
     by_level = _stats(stack, known["id"], "by-level")
     assert _utc(by_level["until"]) - _utc(by_level["since"]) in (
         timedelta(hours=24),
-        timedelta(hours=24, minutes=1),
+        timedelta(hours=25),
     )
     assert by_level["since"] <= live_minute < by_level["until"]
     assert by_level["items"] == [{"level": "INFO", "count": 1}]
 
     by_name = _stats(stack, known["id"], "by-name")
+    live_hour = _iso(_hour(_utc(live["occurred_at"])))
     assert by_name["items"] == [
-        {"name": "live", "count": 1, "first_seen": live_minute, "last_seen": live_minute}
+        {"name": "live", "count": 1, "first_seen": live_hour, "last_seen": live_hour}
     ]
     top = _stats(stack, known["id"], "top-messages")
     assert [(item["message"], item["count"]) for item in top["items"]] == [("live ping", 1)]
@@ -1075,8 +1070,8 @@ def test_every_aggregate_equals_a_recount_of_the_raw_events_after_concurrency(st
         {
             "name": name,
             "count": count,
-            "first_seen": _iso(_minute(min(seen[name]))),
-            "last_seen": _iso(_minute(max(seen[name]))),
+            "first_seen": _iso(_hour(min(seen[name]))),
+            "last_seen": _iso(_hour(max(seen[name]))),
         }
         for name, count in sorted(per_name.items(), key=lambda pair: (-pair[1], pair[0]))
     ]

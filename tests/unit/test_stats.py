@@ -123,12 +123,15 @@ def test_by_level_counts_occurrences_most_first(api, known):
     assert by_service == [{"level": "INFO", "count": 5}, {"level": "ERROR", "count": 2}]
 
 
-def test_by_level_at_minute_resolution(api, known):
+def test_ranges_are_widened_to_whole_hours(api, known):
     reply = api.stats(
         known.id, "by-level", since="2026-02-10T10:05:40Z", until="2026-02-10T10:40:00Z"
     )
-    assert reply.body["since"] == "2026-02-10T10:05:00Z"  # whole minutes: 10:05 counts
-    assert reply.body["items"] == [{"level": "ERROR", "count": 2}]
+    assert (reply.body["since"], reply.body["until"]) == (
+        "2026-02-10T10:00:00Z",
+        "2026-02-10T11:00:00Z",
+    )
+    assert reply.body["items"] == [{"level": "INFO", "count": 5}, {"level": "ERROR", "count": 2}]
 
 
 def test_top_messages_group_numbers_and_order_by_count(api, known):
@@ -154,18 +157,18 @@ def test_top_messages_limit_and_level(api, known):
     ]
 
 
-def test_by_name_with_first_and_last_minute_seen(api, known):
+def test_by_name_with_first_and_last_hour_seen(api, known):
     reply = api.stats(
         known.id, "by-name", since="2026-02-09T00:00:00Z", until="2026-02-12T00:00:00Z"
     )
     assert reply.status == 200
     assert reply.body["items"] == [
-        {"name": "login", "count": 7, "first_seen": "2026-02-10T10:05:00Z",
-         "last_seen": "2026-02-10T10:40:00Z"},
+        {"name": "login", "count": 7, "first_seen": "2026-02-10T10:00:00Z",
+         "last_seen": "2026-02-10T10:00:00Z"},
         {"name": "search", "count": 2, "first_seen": "2026-02-10T12:00:00Z",
-         "last_seen": "2026-02-10T12:30:00Z"},
-        {"name": "cron", "count": 1, "first_seen": "2026-02-10T23:59:00Z",
-         "last_seen": "2026-02-10T23:59:00Z"},
+         "last_seen": "2026-02-10T12:00:00Z"},
+        {"name": "cron", "count": 1, "first_seen": "2026-02-10T23:00:00Z",
+         "last_seen": "2026-02-10T23:00:00Z"},
     ]  # fmt: skip
 
 

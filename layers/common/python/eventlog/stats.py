@@ -1,9 +1,10 @@
 """Statistics, computed from the aggregates only: their cost depends on the time range asked,
 never on how many events it holds.
 
-Counts have one-minute resolution: `since` is rounded down and `until` up to whole minutes (to
-whole buckets for a timeseries, to whole hours for top messages), and the replies give the range
-actually counted. Events count by when they happened (`occurred_at`).
+Statistics count whole hours (a timeseries, whole buckets of its interval): `since` is rounded
+down and `until` up, and the replies give the range counted. Partial hours would mean reading
+minute buckets, whose number and size grow with how busy an app is. Events count by when they
+happened (`occurred_at`).
 """
 
 from collections import Counter
@@ -56,7 +57,7 @@ MINUTE, HOUR, DAY = Granularity.MINUTE, Granularity.HOUR, Granularity.DAY
 
 def _range(
     query: StatsRange,
-    granularity: Granularity = MINUTE,
+    granularity: Granularity = HOUR,
     longest: timedelta = MAX_RANGE,
     default: timedelta = DEFAULT_RANGE,
 ) -> tuple[datetime, datetime]:
@@ -174,7 +175,7 @@ def top_messages(app_id: int, query: TopMessagesQuery) -> TopMessages:
 
 
 def by_name(app_id: int, query: LevelFilter) -> ByName:
-    """Totals per event name, with the first and last minute each was seen in the range."""
+    """Totals per event name, with the first and last hour each was seen in the range."""
     registry.require_app(app_id)
     since, until = _range(query)
     buckets = aggregation.read_counts(app_id, cover(since, until))
@@ -193,28 +194,25 @@ def by_name(app_id: int, query: LevelFilter) -> ByName:
                 totals[name] += count
                 first.setdefault(name, bucket)
                 last[name] = bucket
-    finer_buckets: dict[tuple[Granularity, datetime], list[CountsBucket]] = {}
+    hours_of_day: dict[datetime, list[CountsBucket]] = {}
 
-    def minute_seen(name: str, bucket: CountsBucket, latest: bool) -> str:
-        counters = _counters(levels, name)
-        while bucket.granularity is not MINUTE:
-            finer = HOUR if bucket.granularity is DAY else MINUTE
-            key = (bucket.granularity, bucket.start)
-            if key not in finer_buckets:
-                run = Run(finer, bucket.start, bucket.start + bucket.granularity.step)
-                finer_buckets[key] = aggregation.read_counts(app_id, [run])
-            seen = [inner for inner in finer_buckets[key] if _sum(inner, counters) > 0]
-            if not seen:
-                break  # written between two reads: the coarser bucket is the best answer
-            bucket = seen[-1] if latest else seen[0]
+    def hour_seen(name: str, bucket: CountsBucket, latest: bool) -> str:
+        if bucket.granularity is DAY:
+            if bucket.start not in hours_of_day:
+                run = Run(HOUR, bucket.start, bucket.start + DAY.step)
+                hours_of_day[bucket.start] = aggregation.read_counts(app_id, [run])
+            counters = _counters(levels, name)
+            seen = [hour for hour in hours_of_day[bucket.start] if _sum(hour, counters) > 0]
+            if seen:  # else written between two reads: the day is the best answer
+                bucket = seen[-1] if latest else seen[0]
         return format_iso(bucket.start)
 
     items = [
         NameCount(
             name=name,
             count=count,
-            first_seen=minute_seen(name, first[name], latest=False),
-            last_seen=minute_seen(name, last[name], latest=True),
+            first_seen=hour_seen(name, first[name], latest=False),
+            last_seen=hour_seen(name, last[name], latest=True),
         )
         for name, count in sorted(totals.items(), key=lambda pair: (-pair[1], pair[0]))
     ]
@@ -234,7 +232,7 @@ def hourly(app_id: int, query: HourlyQuery) -> Hourly:
     """The distribution over the hours of the day, in the query's time zone (DST included)."""
     registry.require_app(app_id)
     zone = _zone(query.tz)
-    since, until = _range(query, MINUTE, MAX_HOURLY_RANGE)
+    since, until = _range(query, HOUR, MAX_HOURLY_RANGE)
     hour_starts = Run(HOUR, HOUR.floor(since), HOUR.ceil(until)).starts()
     if any(start.astimezone(zone).minute for start in hour_starts):
         if until - since > MAX_HOURLY_RANGE_BY_MINUTE:

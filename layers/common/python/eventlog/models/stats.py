@@ -103,8 +103,8 @@ class TopMessages(Model):
 class NameCount(Model):
     name: str
     count: int
-    first_seen: str = Field(description="Start of the first minute it was seen in the range")
-    last_seen: str = Field(description="Start of the last minute it was seen in the range")
+    first_seen: str = Field(description="Start of the first hour it was seen in the range")
+    last_seen: str = Field(description="Start of the last hour it was seen in the range")
 
 
 class ByName(Model):
