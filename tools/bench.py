@@ -522,13 +522,10 @@ MESSAGE_GROUPS = 4
 class StatsRoute:
     route: str
     query: dict[str, str]
-    target: bool = True  # its cost must not grow with the events stored
-    whole_hours: bool = False  # since and until widened to the hour, instead of the range's
 
     @property
     def label(self) -> str:
-        label = self.route + "".join(f"?{key}={value}" for key, value in self.query.items())
-        return f"{label}, since/until on the hour" if self.whole_hours else label
+        return self.route + "".join(f"?{key}={value}" for key, value in self.query.items())
 
 
 STATS_ROUTES = (
@@ -537,9 +534,6 @@ STATS_ROUTES = (
     StatsRoute("top-messages", {}),
     StatsRoute("by-name", {}),
     StatsRoute("hourly", {}),
-    # Not targets: where the costs above come from (no minute buckets at the ends).
-    StatsRoute("by-level", {}, target=False, whole_hours=True),
-    StatsRoute("by-name", {}, target=False, whole_hours=True),
 )
 
 
@@ -615,11 +609,7 @@ def read_stats(
     """One request of each route; checks that it counts every event stored."""
     costs = {}
     for route in STATS_ROUTES:
-        first, last = since, until
-        if route.whole_hours:  # widened: still every event stored
-            first = first.replace(minute=0)
-            last = last.replace(minute=0) + timedelta(hours=1)
-        window = {"since": _iso(first), "until": _iso(last)}
+        window = {"since": _iso(since), "until": _iso(until)}
         reply = stack.get_stats(tenant, route.route, {**route.query, **window})
         used = reply.handler
         if used.scanned_count_mismatches:
@@ -922,22 +912,19 @@ def _print_stats(stats: StatsResults) -> None:
     )
     for route in STATS_ROUTES:
         small, large = stats.small[route.label], stats.large[route.label]
-        note = "" if route.target else "  (no target)"
         print(
             f"   {route.label:<42} {small.rcu:>9.2f} RCU {large.rcu:>11.2f} RCU "
             f"{large.rcu / small.rcu:>6.2f}   {small.evaluated} / "
             f"{small.evaluated_bytes / 1024:.1f} / {small.queries} -> {large.evaluated} / "
-            f"{large.evaluated_bytes / 1024:.1f} / {large.queries}{note}"
+            f"{large.evaluated_bytes / 1024:.1f} / {large.queries}"
         )
     costs = (*stats.small.values(), *stats.large.values())
     auth = sorted({cost.authorizer_rcu for cost in costs})
     print(
         "   RCU: the stats handler's (app lookup + Queries of the aggregates); the authorizer adds "
         f"{' / '.join(f'{units:.2f}' for units in auth)} RCU\n   a request. Items and KB: the "
-        "aggregates the Queries evaluated. A range that does not start and end on\n   the hour "
-        "also reads the minute buckets at both ends (by-level, by-name, hourly); by-name reads\n"
-        "   those of the hours where each name is first and last seen too (first_seen, last_seen "
-        "to the minute).\n"
+        "aggregates the Queries evaluated. Statistics count whole hours (the range\n   is widened "
+        "to them), so they read hour and day buckets only, never minute ones.\n"
         f"   Setup, not counted: {STATS_LARGE:,} events stored through ingest_batch in "
         f"{stats.fill_seconds:.0f} s (in a process of its own)."
     )
@@ -975,7 +962,7 @@ def targets_of(results: Results) -> list[Target]:
             ratio = results.large[label].rcu / results.small[label].rcu
         description = f"page RCU, {STORED_LARGE:,} vs {STORED_SMALL:,} stored, {label}"
         targets.append(Target(description, ratio, TARGET_PAGE_RATIO, "x"))
-    for label in (route.label for route in STATS_ROUTES if route.target):
+    for label in (route.label for route in STATS_ROUTES):
         ratio = None
         if results.stats:
             ratio = results.stats.large[label].rcu / results.stats.small[label].rcu
