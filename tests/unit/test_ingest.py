@@ -326,6 +326,8 @@ def test_batch_reports_each_rejected_items_fields(api, app):
 def test_batch_of_only_invalid_events_is_refused(api, app):
     reply = api.ingest(app.id, [{"level": "LOUD", "message": "x"}, {"count": 0}])
     assert reply.status == 400
+    assert reply.body["error"] == "VALIDATION_ERROR"
+    assert reply.body["message"] == "all 2 events were rejected: see items"
     assert reply.body["accepted"] == 0
     assert reply.body["rejected"] == 2
     assert [item["status"] for item in reply.body["items"]] == ["rejected", "rejected"]

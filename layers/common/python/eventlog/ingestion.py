@@ -143,10 +143,14 @@ def ingest_batch(app_id: int, raw_items: list[Any]) -> BatchResult:
                 index=index, status=outcome.status, id=outcome.event.id
             )
     items = [result for result in results if result is not None]
+    rejected = sum(item.status == "rejected" for item in items)
+    refused = rejected == len(items)
     return BatchResult(
+        error=InvalidInputError.code if refused else None,
+        message=f"all {rejected} events were rejected: see items" if refused else None,
         accepted=sum(item.status == "accepted" for item in items),
         duplicates=sum(item.status == "duplicate" for item in items),
-        rejected=sum(item.status == "rejected" for item in items),
+        rejected=rejected,
         items=items,
     )
 

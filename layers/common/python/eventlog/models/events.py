@@ -77,7 +77,10 @@ class BatchItemResult(CompactModel):
     errors: list[FieldError] | None = None
 
 
-class BatchResult(Model):
+class BatchResult(CompactModel):
+    # Set only when every event was rejected: the service's error shape, items still reported.
+    error: str | None = None
+    message: str | None = None
     accepted: int
     duplicates: int
     rejected: int
