@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from eventlog_api import create_resolver, json_response
+from eventlog_api import create_resolver, json_response, known_query
 
 from eventlog import queries
 from eventlog.models.events import Event, EventPage, EventQuery
@@ -23,6 +23,7 @@ def health() -> Response[dict[str, str]]:
 
 @app.get("/apps/<app_id>/events")
 def list_events(app_id: int, query: Annotated[EventQuery, Query()]) -> Response[EventPage]:
+    known_query(app, EventQuery)
     return json_response(queries.list_events(app_id, query))
 
 

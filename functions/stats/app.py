@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from eventlog_api import create_resolver, json_response
+from eventlog_api import create_resolver, json_response, known_query
 
 from eventlog import stats
 from eventlog.models.stats import (
@@ -30,26 +30,31 @@ app = create_resolver()
 
 @app.get("/apps/<app_id>/stats/timeseries")
 def timeseries(app_id: int, query: Annotated[TimeseriesQuery, Query()]) -> Response[Timeseries]:
+    known_query(app, TimeseriesQuery)
     return json_response(stats.timeseries(app_id, query))
 
 
 @app.get("/apps/<app_id>/stats/by-level")
 def by_level(app_id: int, query: Annotated[CountsQuery, Query()]) -> Response[ByLevel]:
+    known_query(app, CountsQuery)
     return json_response(stats.by_level(app_id, query))
 
 
 @app.get("/apps/<app_id>/stats/by-name")
 def by_name(app_id: int, query: Annotated[LevelFilter, Query()]) -> Response[ByName]:
+    known_query(app, LevelFilter)
     return json_response(stats.by_name(app_id, query))
 
 
 @app.get("/apps/<app_id>/stats/top-messages")
 def top_messages(app_id: int, query: Annotated[TopMessagesQuery, Query()]) -> Response[TopMessages]:
+    known_query(app, TopMessagesQuery)
     return json_response(stats.top_messages(app_id, query))
 
 
 @app.get("/apps/<app_id>/stats/hourly")
 def hourly(app_id: int, query: Annotated[HourlyQuery, Query()]) -> Response[Hourly]:
+    known_query(app, HourlyQuery)
     return json_response(stats.hourly(app_id, query))
 
 
@@ -64,6 +69,7 @@ PNG_RESPONSE = {
 # No return annotation: Powertools would validate the PNG's bytes as JSON.
 @app.get("/apps/<app_id>/stats/hourly.png", responses=PNG_RESPONSE)
 def hourly_png(app_id: int, query: Annotated[HourlyQuery, Query()]):
+    known_query(app, HourlyQuery)
     # Powertools sends bytes base64-encoded; API Gateway decodes them (BinaryMediaTypes).
     return Response(
         status_code=200,

@@ -363,6 +363,14 @@ def test_inconsistent_ranges_are_400_with_a_message(api, app, route, query, mess
     assert message in reply.body["message"]
 
 
+def test_a_filter_the_route_does_not_take_is_refused(api, app):
+    reply = api.stats(app.id, "top-messages", name="login")
+    assert reply.status == 400
+    assert reply.body["message"] == (
+        "unknown query parameter 'name': this route takes since, until, level, limit"
+    )
+
+
 def test_unknown_app_is_404(api, aws):
     for route in ("timeseries", "by-level", "by-name", "top-messages", "hourly"):
         reply = api.stats(999, route)

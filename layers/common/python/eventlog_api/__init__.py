@@ -99,6 +99,16 @@ def create_resolver() -> APIGatewayRestResolver:
     return app
 
 
+def known_query(app: APIGatewayRestResolver, model: type[BaseModel]) -> None:
+    """Refuse query parameters the route does not take, rather than ignore a filter silently."""
+    unknown = sorted(set(app.current_event.query_string_parameters or {}) - set(model.model_fields))
+    if unknown:
+        raise InvalidInputError(
+            f"unknown query parameter {', '.join(map(repr, unknown))}: this route takes "
+            f"{', '.join(model.model_fields)}"
+        )
+
+
 def json_body(app: APIGatewayRestResolver) -> Any:
     """The request body parsed as JSON, refusing oversized and malformed bodies."""
     body = app.current_event.decoded_body or ""
