@@ -355,6 +355,7 @@ def test_bad_parameters_are_400_naming_the_field(api, app, route, query, field):
         ("hourly", {"tz": "Mars/Olympus_Mons"}, "unknown time zone 'Mars/Olympus_Mons'"),
         ("top-messages", {"since": "2026-01-01T00:00:00Z", "until": DAY["until"]}, "31 days"),
         ("by-level", {"since": "2099-01-01T00:00:00Z"}, "since must be before until"),
+        ("timeseries", {"until": "9999-12-31T23:59:59Z"}, "in the years 1970..9000"),
     ],
 )
 def test_inconsistent_ranges_are_400_with_a_message(api, app, route, query, message):
