@@ -392,3 +392,60 @@ def test_another_apps_credential_is_refused(api, app, other_app, user_key):
     ingest_only = decision({"X-INGEST-KEY": app.ingest_key}, app.id)
     assert ingest_only.denies_everything
     assert "may not call GET /apps/{app_id}/stats/by-level" in ingest_only.context["reason"]
+
+
+# ---------------------------------------------------------------- message groups' last seen
+
+
+def test_a_late_event_is_counted_without_moving_last_seen_back(api, app):
+    for moment in ("2026-02-10T12:00:00Z", "2026-02-10T11:00:00Z", "2026-02-10T12:00:00.500Z"):
+        assert api.ingest(app.id, {"occurred_at": moment, "message": "disk 91% full"}).status == 201
+    items = api.stats(app.id, "top-messages", **DAY).body["items"]
+    assert items == [
+        {"message": "disk 91% full", "count": 3, "last_seen": "2026-02-10T12:00:00.500Z"}
+    ]
+
+
+@pytest.fixture
+def longest_expression(aws) -> Any:
+    """The length of the longest expression sent to DynamoDB (moto does not enforce 4 KB)."""
+    from eventlog import db
+
+    lengths = [0]
+
+    def record(params: dict, **_: Any) -> None:
+        lengths.extend(len(value) for name, value in params.items() if name.endswith("Expression"))
+
+    db.client().meta.events.register("provide-client-params.dynamodb", record)
+    yield lambda: max(lengths)
+    db.client().meta.events.unregister("provide-client-params.dynamodb", record)
+
+
+def test_a_backfill_over_many_hours_and_levels_of_one_message(api, app, longest_expression):
+    """100 (hour, level) pairs of one message group in one request: more than one update's
+    expression can hold."""
+    levels = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+    events = [
+        {
+            "occurred_at": f"2026-02-10T{i // 5:02d}:{i % 60:02d}:00Z",
+            "level": levels[i % 5],
+            "message": f"job {i} finished",
+        }
+        for i in range(100)
+    ]
+    assert api.ingest(app.id, events).status == 201
+    assert longest_expression() <= 4096
+    everything = api.stats(app.id, "top-messages", **DAY).body["items"]
+    assert everything == [
+        {"message": "job 0 finished", "count": 100, "last_seen": "2026-02-10T19:39:00Z"}
+    ]
+    errors = api.stats(app.id, "top-messages", level="ERROR", **DAY).body["items"]
+    assert errors == [
+        {"message": "job 0 finished", "count": 20, "last_seen": "2026-02-10T19:38:00Z"}
+    ]
+    morning = api.stats(
+        app.id, "top-messages", since="2026-02-10T00:00:00Z", until="2026-02-10T02:00:00Z"
+    ).body["items"]
+    assert morning == [
+        {"message": "job 0 finished", "count": 10, "last_seen": "2026-02-10T01:09:00Z"}
+    ]

@@ -14,6 +14,7 @@ message group, whatever its size; `ADD` is atomic, so concurrent writers never l
 Deleting events subtracts the same amounts.
 """
 
+import contextlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from eventlog.models.events import Event
 from eventlog.timeutil import parse_iso
 
 SAMPLE_CHARS = 1000
+# Last-seen times set by one update: keeps its expressions well under DynamoDB's 4 KB.
+LAST_SEEN_PER_UPDATE = 20
 SEPARATOR = "|"
 
 
@@ -125,53 +128,83 @@ def _update_counts(app_id: int, granularity: Granularity, bucket: str, counters:
     )
 
 
+def _last_seen_clauses(seen: dict[str, int]) -> tuple[str, str, dict, dict]:
+    """SET clauses moving each last-seen time forward, and the condition that they all do."""
+    names = {f"#t{i}": name for i, name in enumerate(seen)}
+    values = {f":t{i}": ms for i, ms in enumerate(seen.values())}
+    assignments = ", ".join(f"#t{i} = :t{i}" for i in range(len(seen)))
+    condition = " AND ".join(
+        f"(attribute_not_exists(#t{i}) OR #t{i} < :t{i})" for i in range(len(seen))
+    )
+    return assignments, condition, names, values
+
+
+def _set_if_later(key: dict[str, str], seen: dict[str, int]) -> None:
+    assignments, condition, names, values = _last_seen_clauses(seen)
+    db.aggregates_table().update_item(
+        Key=key,
+        UpdateExpression=f"SET {assignments}",
+        ConditionExpression=condition,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+
+
+def _advance_last_seen(key: dict[str, str], seen: dict[str, int]) -> None:
+    """Move last-seen times forward: together when none goes back, else each on its own."""
+    failed = db.client().exceptions.ConditionalCheckFailedException
+    try:
+        _set_if_later(key, seen)
+        return
+    except failed:
+        if len(seen) == 1:
+            return
+    for name, ms in seen.items():
+        with contextlib.suppress(failed):
+            _set_if_later(key, {name: ms})
+
+
 def _update_messages(app_id: int, day: str, group_id: str, delta: _MessageDelta) -> None:
-    expression, names, values = _add_expression(delta.counters)
+    """Counts, sample and last-seen times of a message group, in one update when it can.
+
+    DynamoDB has no max(): a last-seen time moves only forward, by a condition. An earlier
+    event arriving late fails it: the counts then go alone and the times one by one (rare).
+    Expressions are capped at 4 KB, so a backfill touching many hours sends its times in parts.
+    """
+    counts, names, values = _add_expression(delta.counters)
+    names["#sample"], values[":sample"] = "sample", delta.sample
+    update = f"{counts} SET #sample = if_not_exists(#sample, :sample)"
     key = {"pk": _messages_pk(app_id, day), "sk": group_id}
+    seen = list(delta.last_seen.items())
+    first = dict(seen[:LAST_SEEN_PER_UPDATE])
     table = db.aggregates_table()
-    if not delta.last_seen:
+    try:
+        if first:
+            assignments, condition, seen_names, seen_values = _last_seen_clauses(first)
+            table.update_item(
+                Key=key,
+                UpdateExpression=f"{update}, {assignments}",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={**names, **seen_names},
+                ExpressionAttributeValues={**values, **seen_values},
+            )
+        else:
+            table.update_item(
+                Key=key,
+                UpdateExpression=update,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+    except db.client().exceptions.ConditionalCheckFailedException:
         table.update_item(
             Key=key,
-            UpdateExpression=expression,
+            UpdateExpression=update,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
-        return
-    # DynamoDB has no max(): a last-seen time moves only forward, by a condition. When an
-    # earlier event comes late and fails it, each time is then set on its own (rare).
-    seen_names = {f"#t{i}": name for i, name in enumerate(delta.last_seen)}
-    seen_values = {f":t{i}": ms for i, ms in enumerate(delta.last_seen.values())}
-    try:
-        table.update_item(
-            Key=key,
-            UpdateExpression=f"{expression} SET #sample = if_not_exists(#sample, :sample), "
-            + ", ".join(f"#t{i} = :t{i}" for i in range(len(seen_names))),
-            ConditionExpression=" AND ".join(
-                f"(attribute_not_exists(#t{i}) OR #t{i} < :t{i})" for i in range(len(seen_names))
-            ),
-            ExpressionAttributeNames={**names, **seen_names, "#sample": "sample"},
-            ExpressionAttributeValues={**values, **seen_values, ":sample": delta.sample},
-        )
-        return
-    except db.client().exceptions.ConditionalCheckFailedException:
-        pass
-    table.update_item(
-        Key=key,
-        UpdateExpression=f"{expression} SET #sample = if_not_exists(#sample, :sample)",
-        ExpressionAttributeNames={**names, "#sample": "sample"},
-        ExpressionAttributeValues={**values, ":sample": delta.sample},
-    )
-    for name, ms in delta.last_seen.items():
-        try:
-            table.update_item(
-                Key=key,
-                UpdateExpression="SET #t = :t",
-                ConditionExpression="attribute_not_exists(#t) OR #t < :t",
-                ExpressionAttributeNames={"#t": name},
-                ExpressionAttributeValues={":t": ms},
-            )
-        except db.client().exceptions.ConditionalCheckFailedException:
-            pass
+        _advance_last_seen(key, first)
+    for start in range(LAST_SEEN_PER_UPDATE, len(seen), LAST_SEEN_PER_UPDATE):
+        _advance_last_seen(key, dict(seen[start : start + LAST_SEEN_PER_UPDATE]))
 
 
 def apply(app_id: int, events: Iterable[Event], sign: int = 1) -> None:
