@@ -61,8 +61,8 @@ def parse_counter(counter: str) -> tuple[str, str, str]:
     return kind, label, level
 
 
-def _counts_key(app_id: int, granularity: Granularity, bucket: str) -> dict[str, str]:
-    return {"pk": f"APP#{app_id}#{granularity}", "sk": bucket}
+def _counts_pk(app_id: int, granularity: Granularity) -> str:
+    return f"APP#{app_id}#{granularity}"
 
 
 def _messages_pk(app_id: int, day: str) -> str:
@@ -121,7 +121,7 @@ def _add_expression(counters: dict[str, int]) -> tuple[str, dict[str, str], dict
 def _update_counts(app_id: int, granularity: Granularity, bucket: str, counters: dict) -> None:
     expression, names, values = _add_expression(counters)
     db.aggregates_table().update_item(
-        Key=_counts_key(app_id, granularity, bucket),
+        Key={"pk": _counts_pk(app_id, granularity), "sk": bucket},
         UpdateExpression=expression,
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
@@ -178,9 +178,17 @@ def _update_messages(app_id: int, day: str, group_id: str, delta: _MessageDelta)
     seen = list(delta.last_seen.items())
     first = dict(seen[:LAST_SEEN_PER_UPDATE])
     table = db.aggregates_table()
-    try:
-        if first:
-            assignments, condition, seen_names, seen_values = _last_seen_clauses(first)
+    counts_only = {
+        "Key": key,
+        "UpdateExpression": update,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+    if not first:
+        table.update_item(**counts_only)
+    else:
+        assignments, condition, seen_names, seen_values = _last_seen_clauses(first)
+        try:
             table.update_item(
                 Key=key,
                 UpdateExpression=f"{update}, {assignments}",
@@ -188,21 +196,9 @@ def _update_messages(app_id: int, day: str, group_id: str, delta: _MessageDelta)
                 ExpressionAttributeNames={**names, **seen_names},
                 ExpressionAttributeValues={**values, **seen_values},
             )
-        else:
-            table.update_item(
-                Key=key,
-                UpdateExpression=update,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-    except db.client().exceptions.ConditionalCheckFailedException:
-        table.update_item(
-            Key=key,
-            UpdateExpression=update,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
-        _advance_last_seen(key, first)
+        except db.client().exceptions.ConditionalCheckFailedException:
+            table.update_item(**counts_only)
+            _advance_last_seen(key, first)
     for start in range(LAST_SEEN_PER_UPDATE, len(seen), LAST_SEEN_PER_UPDATE):
         _advance_last_seen(key, dict(seen[start : start + LAST_SEEN_PER_UPDATE]))
 
@@ -246,7 +242,7 @@ def read_counts(app_id: int, runs: list[Run]) -> list[CountsBucket]:
             db.aggregates_table(),
             KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
             ExpressionAttributeValues={
-                ":pk": f"APP#{app_id}#{run.granularity}",
+                ":pk": _counts_pk(app_id, run.granularity),
                 ":first": run.first_key,
                 ":last": run.last_key,
             },

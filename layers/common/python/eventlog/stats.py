@@ -233,8 +233,7 @@ def hourly(app_id: int, query: HourlyQuery) -> Hourly:
     registry.require_app(app_id)
     zone = _zone(query.tz)
     since, until = _range(query, HOUR, MAX_HOURLY_RANGE)
-    hour_starts = Run(HOUR, HOUR.floor(since), HOUR.ceil(until)).starts()
-    if any(start.astimezone(zone).minute for start in hour_starts):
+    if any(start.astimezone(zone).minute for start in Run(HOUR, since, until).starts()):
         if until - since > MAX_HOURLY_RANGE_BY_MINUTE:
             raise InvalidInputError(
                 f"time zone {query.tz} is not a whole number of hours from UTC: its hourly "
