@@ -54,6 +54,11 @@ def hour_last_seen(hour: int, level: str) -> str:
     return f"t{SEPARATOR}{hour:02d}{SEPARATOR}{level}"
 
 
+# Counters of notifications, in the same count buckets, by when they were delivered.
+NOTIFICATIONS_SENT = f"x{SEPARATOR}notifications_sent"
+NOTIFICATIONS_FAILED = f"x{SEPARATOR}notifications_failed"
+
+
 def parse_counter(counter: str) -> tuple[str, str, str]:
     """(kind, label, level) of a counter name; labels may hold the separator, levels cannot."""
     kind, _, rest = counter.partition(SEPARATOR)
@@ -218,6 +223,22 @@ def apply(app_id: int, events: Iterable[Event], sign: int = 1) -> None:
         if delta.counters:
             calls.append(lambda d=day, g=group_id, m=delta: _update_messages(app_id, d, g, m))
     db.run_parallel(calls)
+
+
+def count_notifications(app_id: int, at: datetime, sent: int = 0, failed: int = 0) -> None:
+    """Add delivered (sent) and given-up (failed) notifications to the minute, hour and day."""
+    counters = {
+        name: amount
+        for name, amount in ((NOTIFICATIONS_SENT, sent), (NOTIFICATIONS_FAILED, failed))
+        if amount
+    }
+    if counters:
+        db.run_parallel(
+            [
+                lambda g=granularity: _update_counts(app_id, g, g.key(g.floor(at)), counters)
+                for granularity in Granularity
+            ]
+        )
 
 
 # ---------------------------------------------------------------- reading

@@ -16,6 +16,14 @@ class Settings:
     # SSM parameter names: the ids themselves cannot be passed in (a circular dependency in CFN).
     usage_plan_id_parameter: str
     operator_api_key_id_parameter: str
+    notification_queue_url: str
+    notification_max_receives: int
+    alerts_topic_arn: str
+    channel_secrets_prefix: str  # SSM path of webhook, Slack and subscription secrets
+    allowed_target_networks: str  # CIDRs a target may resolve to although not public
+    propagation_interval_seconds: int
+    propagation_delay_seconds: int
+    subscription_max_failures: int
 
 
 @cache
@@ -30,4 +38,12 @@ def get_settings() -> Settings:
         signing_secret_parameter=env.get("SIGNING_SECRET_PARAMETER", "/eventlog/signing-secret"),
         usage_plan_id_parameter=env.get("USAGE_PLAN_ID_PARAMETER", ""),
         operator_api_key_id_parameter=env.get("OPERATOR_API_KEY_ID_PARAMETER", ""),
+        notification_queue_url=env.get("NOTIFICATION_QUEUE_URL", ""),
+        notification_max_receives=int(env.get("NOTIFICATION_MAX_RECEIVES", "5")),
+        alerts_topic_arn=env.get("ALERTS_TOPIC_ARN", ""),
+        channel_secrets_prefix=env.get("CHANNEL_SECRETS_PREFIX", "/eventlog/secrets"),
+        allowed_target_networks=env.get("ALLOWED_TARGET_NETWORKS", ""),
+        propagation_interval_seconds=int(env.get("PROPAGATION_INTERVAL_SECONDS", "60")),
+        propagation_delay_seconds=int(env.get("PROPAGATION_DELAY_SECONDS", "15")),
+        subscription_max_failures=int(env.get("SUBSCRIPTION_MAX_FAILURES", "10")),
     )

@@ -76,6 +76,12 @@ def get_app(app_id: int) -> dict[str, Any] | None:
     return db.registry_table().get_item(Key=_app_key(app_id)).get("Item")
 
 
+def app_id_by_name(name: str) -> int | None:
+    """The id of the app with this name (any case), from its name claim."""
+    claim = db.registry_table().get_item(Key={"pk": f"APPNAME#{name.lower()}", "sk": "APPNAME"})
+    return int(claim["Item"]["app_id"]) if "Item" in claim else None
+
+
 def require_app(app_id: int) -> dict[str, Any]:
     """The app, or NotFoundError: every app-scoped request starts here."""
     item = get_app(app_id)

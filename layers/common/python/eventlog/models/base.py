@@ -28,6 +28,11 @@ class Level(StrEnum):
     ERROR = "ERROR"
     CRITICAL = "CRITICAL"
 
+    def at_least(self, other: "Level") -> bool:
+        """Severity order (the values' alphabetical order is not it)."""
+        order = list(Level)
+        return order.index(self) >= order.index(other)
+
 
 def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
