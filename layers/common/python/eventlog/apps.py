@@ -1,6 +1,6 @@
 """Apps: the tenants. Each has an integer id, a unique name and its own ingest key."""
 
-from eventlog import registry, usage
+from eventlog import alerts, registry, usage
 from eventlog.auth import hash_key
 from eventlog.keys import new_key_record
 from eventlog.models.admin import App, AppCreated, AppPage
@@ -20,7 +20,12 @@ def create_app(name: str) -> AppCreated:
     }
     ingest_key, key_record = new_key_record(Role.INGEST, app_id, "ingest key", usage_key)
     try:
-        registry.put_app_with_key(app, hash_key(ingest_key), key_record)
+        registry.put_app_with_key(
+            app,
+            hash_key(ingest_key),
+            key_record,
+            alerts.default_rule_item(app_id, app["created_at"]),
+        )
     except Exception:
         usage.delete_usage_key(usage_key_id)
         raise

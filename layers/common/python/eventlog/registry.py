@@ -20,8 +20,13 @@ APPS_INDEX_KEY = "APPS"
 KEYS_INDEX_KEY = "KEYS"
 
 
+def app_partition(app_id: int) -> str:
+    """The partition of an app's item and of what belongs to it (alert rules, subscriptions)."""
+    return f"APP#{app_id}"
+
+
 def _app_key(app_id: int) -> dict[str, str]:
-    return {"pk": f"APP#{app_id}", "sk": "APP"}
+    return {"pk": app_partition(app_id), "sk": "APP"}
 
 
 def _key_key(key_hash: str) -> dict[str, str]:
@@ -52,8 +57,11 @@ def next_app_id() -> int:
     return int(reply["Attributes"]["value"])
 
 
-def put_app_with_key(app: dict[str, Any], key_hash: str, key: dict[str, Any]) -> None:
-    """Store a new app, its name claim and its ingest key together, or nothing."""
+def put_app_with_key(
+    app: dict[str, Any], key_hash: str, key: dict[str, Any], first_rule: dict[str, Any]
+) -> None:
+    """Store a new app, its name claim, its ingest key and its first alert rule together, or
+    nothing."""
     table_name = db.registry_table().name
     name_claim = {"pk": f"APPNAME#{app['name'].lower()}", "sk": "APPNAME", "app_id": app["id"]}
     new_only = {"ConditionExpression": "attribute_not_exists(pk)"}
@@ -63,6 +71,7 @@ def put_app_with_key(app: dict[str, Any], key_hash: str, key: dict[str, Any]) ->
                 {"Put": {"TableName": table_name, "Item": name_claim, **new_only}},
                 {"Put": {"TableName": table_name, "Item": app_item(app), **new_only}},
                 {"Put": {"TableName": table_name, "Item": key_item(key_hash, key)}},
+                {"Put": {"TableName": table_name, "Item": first_rule}},
             ]
         )
     except db.client().exceptions.TransactionCanceledException as error:

@@ -31,15 +31,24 @@ def _names(owner: str) -> list[str]:
     ]
 
 
-def replace(owner: str, values: dict[str, str]) -> None:
-    """Store these secrets and drop the owner's others (a channel list sent again, say)."""
+def put(owner: str, values: dict[str, str]) -> None:
     folder = _folder(owner)
     for name, value in values.items():
         _ssm().put_parameter(
             Name=f"{folder}/{name}", Value=value, Type="SecureString", Overwrite=True
         )
-    stale = [name for name in _names(owner) if name.removeprefix(f"{folder}/") not in values]
-    _delete(stale)
+
+
+def replace(owner: str, values: dict[str, str]) -> None:
+    """Store these secrets and drop the owner's others (a channel list sent again, say)."""
+    put(owner, values)
+    folder = _folder(owner)
+    _delete([name for name in _names(owner) if name.removeprefix(f"{folder}/") not in values])
+
+
+def remove(owner: str, names: list[str]) -> None:
+    folder, existing = _folder(owner), set(_names(owner))
+    _delete([f"{folder}/{name}" for name in names if f"{folder}/{name}" in existing])
 
 
 def delete(owner: str) -> None:

@@ -93,9 +93,7 @@ class SnsChannelIn(Model):
     topic_arn: SnsTopicArn | None = None
 
 
-ChannelIn = Annotated[
-    WebhookChannelIn | SlackChannelIn | SnsChannelIn, Field(discriminator="type")
-]
+ChannelIn = Annotated[WebhookChannelIn | SlackChannelIn | SnsChannelIn, Field(discriminator="type")]
 
 
 # ---------------------------------------------------------------- channels as the API shows them
@@ -123,7 +121,7 @@ Channel = Annotated[WebhookChannel | SlackChannel | SnsChannel, Field(discrimina
 # ---------------------------------------------------------------- rules
 
 
-def _check_condition(event_name: str | None, service: str | None, condition: object) -> None:
+def check_condition(event_name: str | None, service: str | None, condition: object) -> None:
     # Rates are read from the aggregates, which count per event name and per service, not per
     # pair of them.
     if condition is not None and event_name is not None and service is not None:
@@ -148,7 +146,7 @@ class AlertRuleIn(Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> "AlertRuleIn":
-        _check_condition(self.event_name, self.service, self.condition)
+        check_condition(self.event_name, self.service, self.condition)
         return self
 
 
@@ -178,11 +176,11 @@ class AlertRuleUpdate(Model):
 class AlertRule(Model):
     id: str
     app_id: int
-    description: str | None
+    description: str | None = None
     min_level: Level
-    event_name: str | None
-    service: str | None
-    condition: Condition | None
+    event_name: str | None = None
+    service: str | None = None
+    condition: Condition | None = None
     cooldown_seconds: int
     channels: list[Channel]
     enabled: bool

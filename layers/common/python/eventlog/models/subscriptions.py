@@ -80,20 +80,24 @@ class Subscription(Model):
     id: str
     app_id: int
     url: str
-    description: str | None
+    description: str | None = None
     filter: SubscriptionFilter
     batch_size: int
     format: BatchFormat
     has_bearer_token: bool
     enabled: bool
-    disabled_reason: str | None = Field(description="Why the propagator turned it off, if it did")
+    disabled_reason: str | None = Field(
+        default=None, description="Why the propagator turned it off, if it did"
+    )
     checkpoint: str = Field(description="Id of the last event forwarded (or skipped by filter)")
     delivered: int = Field(description="Events delivered so far")
     consecutive_failures: int
-    last_error: str | None
-    last_error_at: str | None
-    last_delivery_at: str | None
-    next_attempt_at: str | None = Field(description="Set while backing off after a failure")
+    last_error: str | None = None
+    last_error_at: str | None = None
+    last_delivery_at: str | None = None
+    next_attempt_at: str | None = Field(
+        default=None, description="Set while backing off after a failure"
+    )
     created_at: str
     updated_at: str
 
