@@ -1,6 +1,7 @@
 """Ingestion: validate, stamp, deduplicate and store events.
 
-Every event stored is added to the aggregates (`eventlog.aggregation`) by the same request.
+Every event stored is added to the aggregates (`eventlog.aggregation`) by the same request,
+then queued for the notifier when it matches one of the app's alert rules.
 
 Deduplication: an event with a client `event_id` first claims that id (a conditional write), then
 is stored with a conditional write under the ULID the claim holds. A retry finds the claim and
@@ -14,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from eventlog import aggregation, db, registry, repository
+from eventlog import aggregation, alerts, db, notify_queue, repository
 from eventlog.config import get_settings
 from eventlog.errors import InvalidInputError
 from eventlog.ids import new_ulids
@@ -54,7 +55,7 @@ def _stamp(app_id: int, event_in: EventIn, event_id: str, received: datetime) ->
 
 
 def _store(app_id: int, events_in: list[EventIn]) -> list[Stored]:
-    registry.require_app(app_id)
+    _, rules = alerts.app_and_rules(app_id)
     received = utcnow()
     expires_at = epoch_seconds(received + timedelta(days=get_settings().retention_days))
     ids = new_ulids(received, len(events_in))
@@ -104,7 +105,9 @@ def _store(app_id: int, events_in: list[EventIn]) -> list[Stored]:
         results[i] = Stored("duplicate", events[first])
     # Only what this request stored is counted: duplicates were counted by the request that
     # stored them.
-    aggregation.apply(app_id, [r.event for r in results.values() if r.status == "accepted"])
+    stored = [r.event for r in results.values() if r.status == "accepted"]
+    aggregation.apply(app_id, stored)
+    notify_queue.enqueue_matches(app_id, stored, rules)
     return [results[i] for i in range(len(events))]
 
 
