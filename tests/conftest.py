@@ -323,7 +323,11 @@ def handler_module(function: str) -> ModuleType:
     assert spec is not None and spec.loader is not None, f"cannot import {source}"
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(source.parent))  # its sibling modules, as in Lambda
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(source.parent))
     return module
 
 
@@ -498,6 +502,14 @@ class Api:
         set_caller(event, "user", _int_or_none(app_id), "k_user_tests")
         return invoke_http("stats", event)
 
+    def metrics(self, role: str = "user", app_id: int | None = None) -> HttpResponse:
+        """Seed 002's GET /metrics, with a credential of this role and app."""
+        event = sample_event("stats_timeseries")
+        event["resource"] = event["requestContext"]["resourcePath"] = "/metrics"
+        set_query(set_path(event), None)
+        set_caller(event, role, app_id, f"k_{role}_tests")
+        return invoke_http("stats", event)
+
     def hourly_png(self, app_id: Any, **query: Any) -> HttpResponse:
         """GET /apps/{app_id}/stats/hourly.png; the body stays as Lambda returns it (base64)."""
         event = set_query(set_path(sample_event("stats_hourly_png"), app_id=app_id), query)
@@ -513,6 +525,24 @@ class Api:
     def delete_event(self, app_id: Any, event_id: str) -> HttpResponse:
         event = sample_event("admin_delete_event")
         return invoke_http("admin", set_path(event, app_id=app_id, event_id=event_id))
+
+    def admin_request(
+        self,
+        method: str,
+        resource: str,
+        body: Any = None,
+        query: dict[str, Any] | None = None,
+        **path_parameters: Any,
+    ) -> HttpResponse:
+        """Any admin route (alert rules, subscriptions...), as an admin."""
+        event = sample_event("admin_get_app")
+        event["httpMethod"] = event["requestContext"]["httpMethod"] = method
+        event["resource"] = event["requestContext"]["resourcePath"] = resource
+        set_path(event, **path_parameters)
+        set_query(event, query)
+        if body is not None:
+            set_body(event, body)
+        return invoke_http("admin", event)
 
     def create_app(self, name: str) -> HttpResponse:
         return invoke_http("admin", set_path(sample_event("admin_create_app"), app_id=name))

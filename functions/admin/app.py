@@ -1,10 +1,12 @@
-"""Admin: apps, keys, bearer tokens and deleting events (admin credentials only; the authorizer
-enforces it)."""
+"""Admin: apps, keys, bearer tokens, deleting events, alert rules and subscriptions (admin
+credentials only; the authorizer enforces it)."""
 
 import time
 from http import HTTPStatus
 from typing import Annotated
 
+import alert_rule_routes
+import subscription_routes
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
@@ -29,6 +31,8 @@ from eventlog.models.events import Event, EventsDeleted
 
 logger = Logger()
 app = create_resolver()
+app.include_router(alert_rule_routes.router)
+app.include_router(subscription_routes.router)
 
 PageLimit = Annotated[int, Query(ge=1, le=100)]
 

@@ -30,8 +30,17 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/apps/{app_id}/events/{event_id}"): READERS,
     **{
         ("GET", f"/apps/{{app_id}}/stats/{route}"): READERS
-        for route in ("timeseries", "by-level", "by-name", "top-messages", "hourly", "hourly.png")
+        for route in (
+            "timeseries",
+            "by-level",
+            "by-name",
+            "top-messages",
+            "hourly",
+            "hourly.png",
+            "notifications",
+        )
     },
+    ("GET", "/metrics"): READERS,
 }
 
 

@@ -1,5 +1,5 @@
-"""Stats: counts over time, by level, by name, top messages and the hourly distribution (JSON or
-PNG), all from the aggregates. Read-only."""
+"""Stats: counts over time, by level, by name, top messages, the hourly distribution (JSON or
+PNG), notifications and seed 002's /metrics, all from the aggregates. Read-only."""
 
 from typing import Annotated
 
@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from eventlog_api import create_resolver, json_response, known_query
+from eventlog_api import caller_app_id, create_resolver, json_response, known_query
 
 from eventlog import stats
 from eventlog.models.stats import (
@@ -18,6 +18,9 @@ from eventlog.models.stats import (
     Hourly,
     HourlyQuery,
     LevelFilter,
+    Metrics,
+    NotificationCounts,
+    StatsRange,
     Timeseries,
     TimeseriesQuery,
     TopMessages,
@@ -56,6 +59,20 @@ def top_messages(app_id: int, query: Annotated[TopMessagesQuery, Query()]) -> Re
 def hourly(app_id: int, query: Annotated[HourlyQuery, Query()]) -> Response[Hourly]:
     known_query(app, HourlyQuery)
     return json_response(stats.hourly(app_id, query))
+
+
+@app.get("/apps/<app_id>/stats/notifications")
+def notifications(
+    app_id: int, query: Annotated[StatsRange, Query()]
+) -> Response[NotificationCounts]:
+    known_query(app, StatsRange)
+    return json_response(stats.notifications(app_id, query))
+
+
+@app.get("/metrics")
+def metrics() -> Response[Metrics]:
+    """Seed 002: all-time totals of the caller's app (an admin's: the `default` app)."""
+    return json_response(stats.metrics(caller_app_id(app)))
 
 
 PNG_RESPONSE = {

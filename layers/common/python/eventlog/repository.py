@@ -141,6 +141,58 @@ def query_event_pages(
         )
 
 
+def event_pages_ascending(
+    app_id: int,
+    *,
+    after_id: str,
+    highest_id: str,
+    now_epoch: int,
+    any_of: dict[str, list[str]],
+    page_size: int,
+) -> Iterator[QueryPage]:
+    """An app's events, oldest first, with ids in (after_id, highest_id], a page at a time.
+
+    `any_of` keeps the events whose field has one of the values (`{"level": ["ERROR"]}`); expired
+    events are left out. `evaluated` and `last_id` count the items read, kept or not, so a caller
+    can move past the ones left out. The expressions are strings: this runs in threads, where
+    boto3's Key/Attr builders are not safe (see `db.run_parallel`).
+    """
+    if after_id >= highest_id:
+        return  # nothing can lie between (and DynamoDB refuses a BETWEEN the wrong way round)
+    names = {"#expires": "expires_at"}
+    values: dict[str, Any] = {
+        ":pk": f"APP#{app_id}",
+        ":low": f"E#{after_id}",
+        ":high": f"E#{highest_id}",
+        ":now": now_epoch,
+    }
+    conditions = ["#expires > :now"]
+    for f, (field, allowed) in enumerate(sorted(any_of.items())):
+        names[f"#f{f}"] = field
+        placeholders = []
+        for v, value in enumerate(allowed):
+            values[f":f{f}v{v}"] = value
+            placeholders.append(f":f{f}v{v}")
+        conditions.append(f"#f{f} IN ({', '.join(placeholders)})")
+    query: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+        "FilterExpression": " AND ".join(conditions),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": True,
+        "Limit": page_size,
+        # The lower bound is inclusive: starting after it makes it exclusive.
+        "ExclusiveStartKey": _event_key(app_id, after_id),
+    }
+    for reply in db.query_pages(db.events_table(), **query):
+        last_key = reply.get("LastEvaluatedKey")
+        yield QueryPage(
+            events=[from_item(item) for item in reply["Items"]],
+            evaluated=reply["ScannedCount"],
+            last_id=last_key["sk"].removeprefix("E#") if last_key else None,
+        )
+
+
 def delete_event(app_id: int, event_id: str) -> Event | None:
     """Delete an event; returns it when this call deleted it, None when it was not there.
 

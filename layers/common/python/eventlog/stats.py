@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from eventlog import aggregation, registry
 from eventlog.aggregation import (
+    NOTIFICATIONS_FAILED,
+    NOTIFICATIONS_SENT,
     CountsBucket,
     hour_counter,
     hour_last_seen,
@@ -21,9 +23,11 @@ from eventlog.aggregation import (
     service_counter,
 )
 from eventlog.buckets import Granularity, Run, count_buckets, cover
-from eventlog.errors import InvalidInputError
+from eventlog.errors import InvalidInputError, NotFoundError
 from eventlog.models.base import Level
 from eventlog.models.stats import (
+    FIRST_YEAR,
+    LAST_YEAR,
     Bucket,
     ByLevel,
     ByName,
@@ -33,7 +37,9 @@ from eventlog.models.stats import (
     LevelCount,
     LevelFilter,
     MessageCount,
+    Metrics,
     NameCount,
+    NotificationCounts,
     StatsRange,
     Timeseries,
     TimeseriesQuery,
@@ -266,4 +272,39 @@ def hourly_png(app_id: int, query: HourlyQuery) -> bytes:
         title=f"{subject} by hour of day: {distribution.total:,} "
         f"from {distribution.since} to {distribution.until}",
         x_label=f"hour of day ({query.tz})",
+    )
+
+
+def notifications(app_id: int, query: StatsRange) -> NotificationCounts:
+    """Notifications delivered and given up in the range (counted when they were sent)."""
+    registry.require_app(app_id)
+    since, until = _range(query)
+    buckets = aggregation.read_counts(app_id, cover(since, until))
+    return NotificationCounts(
+        since=format_iso(since),
+        until=format_iso(until),
+        sent=sum(_sum(bucket, [NOTIFICATIONS_SENT]) for bucket in buckets),
+        failed=sum(_sum(bucket, [NOTIFICATIONS_FAILED]) for bucket in buckets),
+    )
+
+
+# Every day an app has counts for: only days with data are stored, so the read grows with the
+# days an app was used, not with its events.
+ALL_TIME = Run(DAY, datetime(FIRST_YEAR, 1, 1, tzinfo=UTC), datetime(LAST_YEAR, 1, 1, tzinfo=UTC))
+
+
+DEFAULT_APP = "default"
+
+
+def metrics(app_id: int | None) -> Metrics:
+    """All-time totals of an app (None: the `default` app): events stored, notifications sent."""
+    if app_id is None:
+        app_id = registry.app_id_by_name(DEFAULT_APP)
+        if app_id is None:
+            raise NotFoundError(f"there is no '{DEFAULT_APP}' app: create it, or use an app's key")
+    registry.require_app(app_id)
+    buckets = aggregation.read_counts(app_id, [ALL_TIME])
+    return Metrics(
+        logs_processed=sum(_sum(bucket, _counters(_levels(None))) for bucket in buckets),
+        notifications_sent=sum(_sum(bucket, [NOTIFICATIONS_SENT]) for bucket in buckets),
     )

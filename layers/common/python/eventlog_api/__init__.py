@@ -109,6 +109,12 @@ def known_query(app: APIGatewayRestResolver, model: type[BaseModel]) -> None:
         )
 
 
+def caller_app_id(app: APIGatewayRestResolver) -> int | None:
+    """The app of the caller's credential (the authorizer's context); None for an admin."""
+    app_id = (app.current_event.request_context.authorizer.raw_event or {}).get("app_id")
+    return int(app_id) if app_id else None
+
+
 def json_body(app: APIGatewayRestResolver) -> Any:
     """The request body parsed as JSON, refusing oversized and malformed bodies."""
     body = app.current_event.decoded_body or ""

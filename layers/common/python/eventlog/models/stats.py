@@ -125,3 +125,17 @@ class Hourly(CompactModel):
     until: str
     total: int
     hour_count: list[int] = Field(description="Counts for each hour of the day, 0 to 23, in tz")
+
+
+class NotificationCounts(Model):
+    since: str
+    until: str
+    sent: int = Field(description="Notifications delivered (one per channel)")
+    failed: int = Field(description="Notifications given up after every retry (dead-lettered)")
+
+
+class Metrics(Model):
+    """Seed 002's `GET /metrics`: all-time totals of the caller's app."""
+
+    logs_processed: int
+    notifications_sent: int
