@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from eventlog.models.alerts import SigningSecret, TargetUrl
-from eventlog.models.base import Label, Level, LevelIn, Model, UtcDatetime
+from eventlog.models.base import CompactModel, Label, Level, LevelIn, Model, UtcDatetime
 
 MAX_SUBSCRIPTION_BATCH = 100
 BearerToken = Annotated[SecretStr, Field(min_length=1, max_length=4096)]
@@ -17,7 +17,7 @@ BearerToken = Annotated[SecretStr, Field(min_length=1, max_length=4096)]
 BatchFormat = Literal["eventlog", "consumer"]
 
 
-class SubscriptionFilter(Model):
+class SubscriptionFilter(CompactModel):
     """Forward only events with one of these levels, names, services (unset: any)."""
 
     model_config = ConfigDict(extra="forbid")
