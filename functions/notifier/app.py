@@ -1,2 +1,63 @@
-def lambda_handler(event, context):
-    return {}
+"""Notifier: SQS-triggered, delivers the notifications the write path queued.
+
+Powertools Batch: each record is processed on its own, and the answer lists the records that
+failed (`batchItemFailures`, the event source mapping's ReportBatchItemFailures), so SQS retries
+only those; after NotificationMaxReceives receives a record moves to the dead-letter queue. The
+decisions and deliveries are in `eventlog.notifications`.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from eventlog import notifications
+
+logger = Logger()
+metrics = Metrics()
+# A batch whose records all failed is answered like any other (every record listed) rather than
+# by raising: SQS retries the same records either way, and a failing webhook is not a failure of
+# this function (the NotificationsFailed metric and the dead-letter alarm report it).
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+_batch = notifications.Outcome()
+
+
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    logger.append_keys(message_id=record.message_id)
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    try:
+        outcome = notifications.process(record.body, receive_count, lambda_context)
+    except notifications.NotificationFailed as failure:
+        _batch.add(failure.outcome)
+        raise
+    except Exception:
+        logger.exception("notification not processed", extra={"receive_count": receive_count})
+        raise
+    _batch.add(outcome)
+
+
+def _publish_metrics() -> None:
+    metrics.add_metric("NotificationsSent", MetricUnit.Count, _batch.sent)
+    metrics.add_metric("NotificationsFailed", MetricUnit.Count, _batch.failed)
+    metrics.add_metric("NotificationsSuppressed", MetricUnit.Count, _batch.suppressed)
+    metrics.add_metric("NotificationsDropped", MetricUnit.Count, _batch.dropped)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    global _batch
+    _batch = notifications.Outcome()
+    try:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    finally:
+        _publish_metrics()

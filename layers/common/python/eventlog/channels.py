@@ -14,6 +14,7 @@ refused target, a 4xx other than 408/425/429, an SNS topic that does not exist o
 """
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -109,11 +110,26 @@ def slack_text(notification: Notification) -> str:
     return "\n".join(lines)
 
 
+def _ascii(text: str) -> str:
+    """`é` -> `e`; what has no ASCII form (an en dash, `€`) becomes `?`, a line break a space."""
+    out = []
+    for char in text:
+        if " " <= char <= "~":
+            out.append(char)
+        elif char.isspace():
+            out.append(" ")
+        else:
+            plain = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+            out.append("".join(c for c in plain if " " <= c <= "~") or "?")
+    return "".join(out)
+
+
 def sns_subject(notification: Notification) -> str:
     """SNS subjects: ASCII, no line breaks, under 100 characters, starting with a printable."""
-    subject = f"[Eventlog] {summary(notification)}"
-    subject = "".join(c if " " <= c <= "~" else "?" for c in subject)
-    return _shorten(subject, SNS_SUBJECT_CHARS)
+    subject = " ".join(_ascii(f"[Eventlog] {summary(notification)}").split())
+    if len(subject) > SNS_SUBJECT_CHARS:
+        subject = subject[: SNS_SUBJECT_CHARS - 3] + "..."
+    return subject
 
 
 def sns_message(notification: Notification) -> str:

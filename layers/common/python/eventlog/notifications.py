@@ -55,7 +55,7 @@ from eventlog.models.alerts import AlertRule, Condition, Increase, Threshold, pa
 from eventlog.models.base import Level, Model
 from eventlog.models.events import Event
 from eventlog.outbound import DeliveryError
-from eventlog.timeutil import utcnow
+from eventlog.timeutil import format_iso, utcnow
 
 logger = Logger(child=True)
 
@@ -241,11 +241,8 @@ def decide(message: NotificationMessage, rule: AlertRule | None, now: datetime) 
 @cache
 def _persistence() -> DynamoDBPersistenceLayer:
     # A layer of its own: Powertools configures a layer once, with the first config it is used
-    # with (the ingest path's has other keys). The core's DynamoDB client, so the tests' guard
-    # against Scans sees these calls too.
-    return DynamoDBPersistenceLayer(
-        table_name=get_settings().idempotency_table, boto3_client=db.client()
-    )
+    # with (the ingest path's has other keys).
+    return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
 
 
 def _once(
@@ -365,7 +362,7 @@ def process(
                 f"{key}|{index}",
                 lambda i=index: {
                     "answer": channels.send(notification, i, delivery_id(message, i)),
-                    "at": now.isoformat(),
+                    "at": format_iso(now),
                 },
                 lambda_context,
             )
@@ -384,7 +381,7 @@ def process(
             log(
                 "delivery failed"
                 + ("; last receive: the message goes to the dead-letter queue" * last_receive)
-                + ("; a retry will not help (target refused or 4xx)" * (not retryable)),
+                + ("; a retry will not help" * (not retryable)),
                 extra={
                     **channel_context,
                     "reason": reason,

@@ -1,0 +1,538 @@
+"""The notifier (functions/notifier), driven with SQS events built from events/notifier_sqs.json.
+
+What a user notices: a webhook gets one signed request per notification, Slack and SNS get
+theirs, a failing target fails only its record, retries never repeat a delivery that succeeded,
+cooldowns and rate conditions hold back the rest, and the aggregates count what was sent.
+"""
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from conftest import invoke, sample_event
+
+from eventlog import aggregation, alerts, channels, notify_queue
+from eventlog.buckets import Granularity, Run
+from eventlog.config import get_settings
+from eventlog.ids import new_ulid
+from eventlog.models.alerts import AlertRuleIn, AlertRuleUpdate
+from eventlog.models.events import Event
+from eventlog.outbound import verify_signature
+from eventlog.timeutil import format_iso
+
+SECRET = "whsec_tests_0123456789abcdef"  # noqa: S105 - a test secret
+START = datetime(2026, 2, 10, 10, 5, 30, tzinfo=UTC)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+@dataclass
+class FakeClock:
+    now: datetime
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-process retry of a webhook waits 10 ms instead of half a second."""
+    monkeypatch.setattr(channels, "HTTP_BACKOFF_SECONDS", 0.01)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The notifier's clock (decisions, cooldowns, sent_at, signatures), set by the test."""
+    from eventlog import notifications
+
+    fake = FakeClock(START)
+    monkeypatch.setattr(notifications, "utcnow", lambda: fake.now)
+    return fake
+
+
+def rule(app_id: int, *channel_list: dict[str, Any], **fields: Any) -> Any:
+    return alerts.create_rule(app_id, AlertRuleIn(channels=list(channel_list), **fields))
+
+
+def webhook(url: str, secret: str = SECRET) -> dict[str, Any]:
+    return {"type": "webhook", "url": url, "secret": secret}
+
+
+def stored_event(app_id: int, at: datetime, level: str = "ERROR", **fields: Any) -> Event:
+    """An event as the write path stored it (and counted it in the aggregates)."""
+    values = {"message": "TimeoutError: request timed out", "name": "checkout", **fields}
+    event = Event(
+        id=new_ulid(at),
+        app_id=app_id,
+        received_at=format_iso(at),
+        occurred_at=format_iso(at),
+        level=level,
+        **values,
+    )
+    aggregation.apply(app_id, [event])
+    return event
+
+
+def message(app_id: int, rule_id: str, event: Event) -> str:
+    """The body the write path queues (its own function)."""
+    return notify_queue.message_body(app_id, rule_id, event)
+
+
+def sqs_event(*bodies: str, receive_count: int = 1) -> dict[str, Any]:
+    """An SQS event for the notifier: one record per body, shaped like the sample's records."""
+    template = sample_event("notifier_sqs")["Records"][0]
+    records = []
+    for number, body in enumerate(bodies):
+        record = json.loads(json.dumps(template))
+        record["messageId"] = f"message-{number}"
+        record["body"] = body
+        record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+        records.append(record)
+    return {"Records": records}
+
+
+def notify(*bodies: str, receive_count: int = 1) -> list[str]:
+    """Invoke the notifier; the ids of the records it reports as failed."""
+    answer = invoke("notifier", sqs_event(*bodies, receive_count=receive_count))
+    return [failure["itemIdentifier"] for failure in answer["batchItemFailures"]]
+
+
+def counters(app_id: int, at: datetime) -> list[dict[str, int]]:
+    """The notification counters of the minute, hour and day of `at`."""
+    found = []
+    for granularity in Granularity:
+        start = granularity.floor(at)
+        buckets = aggregation.read_counts(
+            app_id, [Run(granularity, start, start + granularity.step)]
+        )
+        values = buckets[0].counters if buckets else {}
+        found.append(
+            {
+                "sent": values.get(aggregation.NOTIFICATIONS_SENT, 0),
+                "failed": values.get(aggregation.NOTIFICATIONS_FAILED, 0),
+            }
+        )
+    return found
+
+
+def subscribe_queue_to(topic_arn: str) -> Any:
+    """An SQS queue subscribed to the topic; returns a function reading what arrived."""
+    from conftest import aws_client
+
+    sqs, sns = aws_client("sqs"), aws_client("sns")
+    url = sqs.create_queue(QueueName=f"sns-tap-{abs(hash(topic_arn))}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+
+    def read() -> list[dict[str, Any]]:
+        reply = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        return [json.loads(m["Body"]) for m in reply.get("Messages", [])]
+
+    return read
+
+
+# ---------------------------------------------------------------- webhook
+
+
+def test_webhook_receives_one_signed_request(app, receiver, loopback_targets, clock):
+    hook = rule(app.id, webhook(receiver.url), description="On-call hook", cooldown_seconds=0)
+    event = stored_event(app.id, clock.now, service="api", tags={"env": "prod"})
+
+    assert notify(message(app.id, hook.id, event)) == []
+
+    [request] = receiver.requests
+    assert request.path == "/hook"
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["x-eventlog-delivery"] == f"{event.id}.{hook.id}.0"
+    assert request.json == {
+        "type": "eventlog.alert",
+        "app_id": app.id,
+        "rule": {"id": hook.id, "description": "On-call hook"},
+        "event": event.model_dump(mode="json"),
+        "sent_at": format_iso(clock.now),
+    }
+    # The signature, recomputed as a receiver would, from the raw body.
+    timestamp = request.headers["x-eventlog-timestamp"]
+    assert timestamp == str(int(clock.now.timestamp()))
+    expected = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + request.body, hashlib.sha256)
+    assert request.headers["x-eventlog-signature"] == f"v1={expected.hexdigest()}"
+    signature = request.headers["x-eventlog-signature"]
+    now = clock.now.timestamp()
+    assert verify_signature(SECRET, request.body, timestamp, signature, now=now)
+    tampered = request.body.replace(b"TimeoutError", b"TimeoutErrox")
+    assert not verify_signature(SECRET, tampered, timestamp, signature, now=now)
+    assert not verify_signature("another-secret-0123456789", request.body, timestamp, signature)
+
+    assert counters(app.id, clock.now) == [{"sent": 1, "failed": 0}] * 3
+
+
+def test_a_5xx_is_tried_again_in_the_same_invocation(app, receiver, loopback_targets, clock):
+    hook = rule(app.id, webhook(receiver.url), cooldown_seconds=0)
+    receiver.fail_next(1, 503)
+
+    assert notify(message(app.id, hook.id, stored_event(app.id, clock.now))) == []
+
+    first, second = receiver.requests
+    assert first.headers["x-eventlog-delivery"] == second.headers["x-eventlog-delivery"]
+    assert counters(app.id, clock.now)[0] == {"sent": 1, "failed": 0}
+
+
+# ---------------------------------------------------------------- Slack and SNS
+
+
+def test_slack_gets_a_text_summary(app, receiver, loopback_targets, clock):
+    slack_url = receiver.url.replace("/hook", "/services/T000/B000/XXXX")
+    slack = rule(
+        app.id, {"type": "slack", "url": slack_url}, description="Errors <team>", min_level="ERROR"
+    )
+    event = stored_event(
+        app.id, clock.now, level="CRITICAL", service="billing", message="card <declined> & more"
+    )
+
+    assert notify(message(app.id, slack.id, event)) == []
+
+    [request] = receiver.requests
+    assert request.path == "/services/T000/B000/XXXX"
+    assert "x-eventlog-signature" not in request.headers  # Slack verifies by its secret URL
+    assert list(request.json) == ["text"]
+    text = request.json["text"]
+    assert text.splitlines()[0] == f"*CRITICAL* in app {app.id}: *checkout (billing)*"
+    assert "> card &lt;declined&gt; &amp; more" in text
+    assert "Errors &lt;team&gt;" in text and event.id in text
+
+
+def test_the_default_rule_publishes_to_the_alerts_topic(app, clock):
+    """Every app starts with a rule sending its ERROR and CRITICAL events to the stack's topic."""
+    [default] = alerts.list_rules(app.id, 10, None).items
+    read_topic = subscribe_queue_to(get_settings().alerts_topic_arn)
+    event = stored_event(app.id, clock.now, service="api", data={"order": 42})
+
+    assert notify(message(app.id, default.id, event)) == []
+
+    [published] = read_topic()
+    assert published["Subject"] == (
+        f"[Eventlog] ERROR in app {app.id}: checkout (api): TimeoutError: request timed out"
+    )
+    assert len(published["Subject"]) <= 100
+    summary, _, payload = published["Message"].partition("\n\n")
+    assert summary == published["Subject"].removeprefix("[Eventlog] ")
+    assert json.loads(payload)["event"] == event.model_dump(mode="json")
+    assert json.loads(payload)["rule"]["id"] == default.id
+    assert counters(app.id, clock.now)[0] == {"sent": 1, "failed": 0}
+
+
+def test_sns_subject_is_ascii_and_short(app, clock):
+    [default] = alerts.list_rules(app.id, 10, None).items
+    read_topic = subscribe_queue_to(get_settings().alerts_topic_arn)
+    event = stored_event(app.id, clock.now, message="Zahlung fehlgeschlagen \u2013 " + "ü" * 300)
+
+    assert notify(message(app.id, default.id, event)) == []
+
+    [published] = read_topic()
+    subject = published["Subject"]
+    assert len(subject) <= 100 and subject.isascii() and "\n" not in subject
+    assert "ü" * 300 in published["Message"]
+
+
+# ---------------------------------------------------------------- failures and retries
+
+
+def test_a_failing_webhook_fails_only_its_record(app, receiver, loopback_targets, clock):
+    hook = rule(app.id, webhook(receiver.url), cooldown_seconds=0)
+    first = stored_event(app.id, clock.now)
+    second = stored_event(app.id, clock.now)
+    receiver.fail_next(2, 500)  # both in-process attempts of the first record
+
+    failed = notify(message(app.id, hook.id, first), message(app.id, hook.id, second))
+
+    assert failed == ["message-0"]
+    delivered = [r.json["event"]["id"] for r in receiver.requests if r.json]
+    assert delivered == [first.id, first.id, second.id]
+    assert counters(app.id, clock.now)[0] == {"sent": 1, "failed": 0}  # not the last receive
+
+    # SQS delivers the failed record again: it goes through, the other is not repeated.
+    assert notify(message(app.id, hook.id, first), receive_count=2) == []
+    assert [r.json["event"]["id"] for r in receiver.requests][3:] == [first.id]
+    assert counters(app.id, clock.now)[0] == {"sent": 2, "failed": 0}
+
+
+def test_the_retry_delivers_only_the_channel_that_failed(app, receiver, loopback_targets, clock):
+    read_topic = subscribe_queue_to(get_settings().alerts_topic_arn)
+    both = rule(app.id, {"type": "sns"}, webhook(receiver.url), cooldown_seconds=0)
+    body = message(app.id, both.id, stored_event(app.id, clock.now))
+    receiver.fail_next(2, 502)
+
+    assert notify(body) == ["message-0"]
+    assert len(read_topic()) == 1 and len(receiver.requests) == 2
+
+    clock.advance(180)  # the queue's retry delay
+    assert notify(body, receive_count=2) == []
+    assert read_topic() == []  # SNS not published again
+    assert len(receiver.requests) == 3
+    ids = {request.headers["x-eventlog-delivery"] for request in receiver.requests}
+    assert ids == {delivery_id(body, 1)}  # the same delivery id on every try
+    assert counters(app.id, clock.now)[1] == {"sent": 2, "failed": 0}  # the hour
+
+
+def delivery_id(body: str, index: int) -> str:
+    parsed = json.loads(body)
+    return f"{parsed['event']['id']}.{parsed['rule_id']}.{index}"
+
+
+def test_a_message_delivered_again_after_success_sends_nothing(
+    app, receiver, loopback_targets, clock
+):
+    hook = rule(app.id, webhook(receiver.url), cooldown_seconds=0)
+    body = message(app.id, hook.id, stored_event(app.id, clock.now))
+
+    assert notify(body) == []
+    assert notify(body, receive_count=2) == []
+    assert notify(body, body) == []  # twice in one batch, as SQS may do
+
+    assert len(receiver.requests) == 1
+    assert counters(app.id, clock.now)[0] == {"sent": 1, "failed": 0}
+
+
+def test_failure_on_the_last_receive_counts_as_failed(app, receiver, loopback_targets, clock):
+    hook = rule(app.id, webhook(receiver.url), cooldown_seconds=0)
+    body = message(app.id, hook.id, stored_event(app.id, clock.now))
+    receiver.set_status(500)
+    last = get_settings().notification_max_receives
+
+    assert notify(body, receive_count=last - 1) == ["message-0"]
+    assert counters(app.id, clock.now)[0] == {"sent": 0, "failed": 0}
+    assert notify(body, receive_count=last) == ["message-0"]  # SQS moves it to the DLQ next
+    assert counters(app.id, clock.now) == [{"sent": 0, "failed": 1}] * 3
+
+
+def test_a_permanent_4xx_is_not_retried_in_process_but_fails_the_record(
+    app, receiver, loopback_targets, clock, caplog
+):
+    hook = rule(app.id, webhook(receiver.url), cooldown_seconds=0)
+    receiver.set_status(404)
+
+    assert notify(message(app.id, hook.id, stored_event(app.id, clock.now))) == ["message-0"]
+
+    assert len(receiver.requests) == 1
+    assert "a retry will not help" in caplog.text
+
+
+def test_a_refused_target_fails_the_record_without_a_request(
+    app, receiver, loopback_targets, clock, monkeypatch, caplog
+):
+    hook = rule(app.id, webhook(receiver.url), cooldown_seconds=0)
+    monkeypatch.setenv("ALLOWED_TARGET_NETWORKS", "")  # loopback is refused again
+    get_settings.cache_clear()
+
+    assert notify(message(app.id, hook.id, stored_event(app.id, clock.now))) == ["message-0"]
+
+    assert receiver.requests == []
+    [failure] = [r for r in caplog.records if r.getMessage().startswith("delivery failed")]
+    assert "a retry will not help" in failure.getMessage()
+    assert "a loopback address: refused" in failure.reason
+
+
+# ---------------------------------------------------------------- cooldown
+
+
+def test_cooldown_holds_back_a_second_notification(app, receiver, loopback_targets, clock):
+    hook = rule(app.id, webhook(receiver.url), cooldown_seconds=300)
+
+    assert notify(message(app.id, hook.id, stored_event(app.id, clock.now))) == []
+    clock.advance(299)
+    assert notify(message(app.id, hook.id, stored_event(app.id, clock.now))) == []
+    assert len(receiver.requests) == 1
+
+    clock.advance(1)  # 300 s after the first notification
+    assert notify(message(app.id, hook.id, stored_event(app.id, clock.now))) == []
+    assert len(receiver.requests) == 2
+
+
+def test_cooldown_is_per_level(app, receiver, loopback_targets, clock):
+    hook = rule(app.id, webhook(receiver.url), cooldown_seconds=600, min_level="WARNING")
+    bodies = [
+        message(app.id, hook.id, stored_event(app.id, clock.now, level=level))
+        for level in ("ERROR", "CRITICAL", "WARNING", "ERROR", "CRITICAL")
+    ]
+
+    assert notify(*bodies) == []
+
+    levels = [request.json["event"]["level"] for request in receiver.requests]
+    assert levels == ["ERROR", "CRITICAL", "WARNING"]
+
+
+def test_a_storm_in_one_batch_notifies_once(app, receiver, loopback_targets, clock):
+    hook = rule(app.id, webhook(receiver.url))  # cooldown: 300 s by default
+    storm = [message(app.id, hook.id, stored_event(app.id, clock.now)) for _ in range(6)]
+
+    assert notify(*storm) == []
+
+    assert len(receiver.requests) == 1
+    assert counters(app.id, clock.now)[0] == {"sent": 1, "failed": 0}
+
+
+# ---------------------------------------------------------------- conditions
+
+
+def test_threshold_notifies_once_exceeded(app, receiver, loopback_targets, clock):
+    hook = rule(
+        app.id,
+        webhook(receiver.url),
+        event_name="payment.*",
+        condition={"type": "threshold", "more_than": 3, "window_minutes": 5},
+        cooldown_seconds=0,
+    )
+    # Not counted: before the window, another name, a lower level.
+    stored_event(app.id, clock.now - timedelta(minutes=5), name="payment.charge", count=10)
+    stored_event(app.id, clock.now, name="checkout", count=10)
+    stored_event(app.id, clock.now, level="WARNING", name="payment.charge", count=10)
+    # Counted: 3 events within the last 5 minutes, this one included.
+    stored_event(app.id, clock.now - timedelta(minutes=4), name="payment.refund", count=2)
+    third = stored_event(app.id, clock.now, name="payment.charge")
+
+    assert notify(message(app.id, hook.id, third)) == []
+    assert receiver.requests == []
+
+    fourth = stored_event(app.id, clock.now, level="CRITICAL", name="payment.charge")
+    assert notify(message(app.id, hook.id, fourth)) == []
+    assert [request.json["event"]["id"] for request in receiver.requests] == [fourth.id]
+
+
+def test_increase_compares_with_the_window_before(app, receiver, loopback_targets, clock):
+    hook = rule(
+        app.id,
+        webhook(receiver.url),
+        service="billing",
+        condition={"type": "increase", "percent": 100, "window_minutes": 10, "min_count": 3},
+        cooldown_seconds=0,
+    )
+    stored_event(app.id, clock.now - timedelta(minutes=15), service="billing", count=2)
+    third = stored_event(app.id, clock.now, service="billing", count=3)  # 3 against 2: +50%
+
+    assert notify(message(app.id, hook.id, third)) == []
+    assert receiver.requests == []
+
+    fourth = stored_event(app.id, clock.now, service="billing")  # 4 against 2: +100%
+    assert notify(message(app.id, hook.id, fourth)) == []
+    assert len(receiver.requests) == 1
+
+
+# ---------------------------------------------------------------- rules gone, disabled, changed
+
+
+def test_a_deleted_or_disabled_rule_notifies_nothing(app, receiver, loopback_targets, clock):
+    deleted = rule(app.id, webhook(receiver.url), cooldown_seconds=0)
+    disabled = rule(app.id, webhook(receiver.url), cooldown_seconds=0, enabled=False)
+    event = stored_event(app.id, clock.now)
+    alerts.delete_rule(app.id, deleted.id)
+
+    failed = notify(
+        message(app.id, deleted.id, event),
+        message(app.id, disabled.id, event),
+        message(app.id, "r_never_existed", event),
+    )
+
+    assert failed == []
+    assert receiver.requests == []
+    assert counters(app.id, clock.now)[0] == {"sent": 0, "failed": 0}
+
+
+def test_a_rule_disabled_before_the_retry_stops_it(app, receiver, loopback_targets, clock):
+    hook = rule(app.id, webhook(receiver.url), cooldown_seconds=0)
+    body = message(app.id, hook.id, stored_event(app.id, clock.now))
+    receiver.fail_next(2, 500)
+    assert notify(body) == ["message-0"]
+
+    alerts.update_rule(app.id, hook.id, AlertRuleUpdate(enabled=False))
+    assert notify(body, receive_count=2) == []
+
+    assert len(receiver.requests) == 2  # the two failed attempts only
+
+
+def test_a_rule_that_no_longer_matches_notifies_nothing(app, receiver, loopback_targets, clock):
+    hook = rule(app.id, webhook(receiver.url), cooldown_seconds=0, min_level="ERROR")
+    event = stored_event(app.id, clock.now, level="ERROR")
+    alerts.update_rule(app.id, hook.id, AlertRuleUpdate(min_level="CRITICAL"))
+
+    assert notify(message(app.id, hook.id, event)) == []
+    assert receiver.requests == []
+
+
+# ---------------------------------------------------------------- malformed messages
+
+
+def test_malformed_messages_are_dropped_not_retried(app, receiver, loopback_targets, clock, caplog):
+    hook = rule(app.id, webhook(receiver.url), cooldown_seconds=0)
+    good = message(app.id, hook.id, stored_event(app.id, clock.now))
+    malformed = [
+        "not json",
+        "[1, 2]",
+        json.dumps({"app_id": app.id, "rule_id": hook.id}),
+        json.dumps({"app_id": "one", "rule_id": hook.id, "event": {"id": "e"}}),
+    ]
+
+    # Processed, not failed: retrying could never make them parse.
+    assert notify(*malformed, good) == []
+
+    assert len(receiver.requests) == 1
+    dropped = [
+        r for r in caplog.records if r.getMessage() == "malformed notification message dropped"
+    ]
+    assert [r.body for r in dropped] == malformed
+    assert "event: Field required" in dropped[2].reason
+
+
+def test_an_event_of_another_app_is_malformed(app, other_app, receiver, loopback_targets, clock):
+    hook = rule(app.id, webhook(receiver.url), cooldown_seconds=0)
+    foreign = stored_event(other_app.id, clock.now)
+    body = json.dumps({"app_id": app.id, "rule_id": hook.id, "event": foreign.model_dump()})
+
+    assert notify(body) == []
+    assert receiver.requests == []
+
+
+# ---------------------------------------------------------------- from ingestion to delivery
+
+
+def test_an_ingested_event_reaches_the_webhook(api, app, receiver, loopback_targets):
+    """The write path queues it; the queue's records, as Lambda gets them, drive the notifier."""
+    from conftest import aws_client
+
+    hook = rule(app.id, webhook(receiver.url), event_name="checkout", cooldown_seconds=0)
+    reply = api.ingest(app.id, {"level": "ERROR", "name": "checkout", "message": "boom"})
+    assert reply.status == 201, reply.text
+
+    sqs = aws_client("sqs")
+    queued = sqs.receive_message(
+        QueueUrl=get_settings().notification_queue_url,
+        MaxNumberOfMessages=10,
+        AttributeNames=["All"],
+    )["Messages"]
+    rule_ids = sorted(json.loads(m["Body"])["rule_id"] for m in queued)
+    assert hook.id in rule_ids and len(rule_ids) == 2  # and the app's default rule
+    template = sample_event("notifier_sqs")["Records"][0]
+    records = [
+        {
+            **template,
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m["Attributes"],
+            "md5OfBody": m["MD5OfBody"],
+        }
+        for m in queued
+    ]
+
+    assert invoke("notifier", {"Records": records}) == {"batchItemFailures": []}
+
+    [request] = receiver.requests
+    assert request.json["event"] == reply.body
+    assert request.json["rule"]["id"] == hook.id
