@@ -65,6 +65,7 @@ DynamoDB calls here run in threads: every expression is a string (see `db.run_pa
 import hashlib
 import json
 import math
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -100,6 +101,9 @@ STOP_MARGIN_SECONDS = 3.0
 MIN_ROUND_SECONDS = 10.0
 # A lease outlives its invocation by this much (clock differences between runs).
 LEASE_MARGIN_SECONDS = 10
+# Secrets are read one thread at a time: the first read creates the SSM client, and creating
+# boto3 clients from one session is not thread-safe. Later reads come from secret_store's cache.
+_SECRETS_LOCK = threading.Lock()
 
 
 class Clock:
@@ -165,6 +169,8 @@ class RoundReport:
             "backing_off": self.count("backing_off"),
             "busy": self.count("busy"),
             "duration_ms": self.duration_ms,
+            "interval_seconds": get_settings().propagation_interval_seconds,
+            "delay_seconds": get_settings().propagation_delay_seconds,
         }
 
 
@@ -369,10 +375,15 @@ class _Forwarding:
         timeout, attempts = plan
         body, batch_id = batch_body(self.sub, events)
         try:
+            headers = self._headers(body, batch_id)
+        except Exception as error:  # counted: a subscription that cannot sign cannot deliver
+            self._record_failure(f"its signing secret cannot be read: {type(error).__name__}")
+            return False
+        try:
             outbound.post_json(
                 self.sub.url,
                 body,
-                self._headers(body, batch_id),
+                headers,
                 timeout=timeout,
                 attempts=attempts,
                 backoff=REQUEST_BACKOFF_SECONDS,
@@ -395,7 +406,8 @@ class _Forwarding:
 
     def _headers(self, body: bytes, batch_id: str) -> dict[str, str]:
         if self._secrets is None:
-            self._secrets = subscriptions.subscription_secrets(self.sub)
+            with _SECRETS_LOCK:
+                self._secrets = subscriptions.subscription_secrets(self.sub)
         secret, token = self._secrets
         headers = {
             **outbound.signature_headers(secret, body),
@@ -507,9 +519,10 @@ def _key(sub: Subscription) -> dict[str, str]:
 
 
 def _conditional_update(**update: Any) -> dict[str, Any] | None:
-    """An UpdateItem's new attributes, or None when its condition failed."""
+    """An UpdateItem's returned attributes ({} without ReturnValues), None when its condition
+    failed."""
     try:
-        return db.registry_table().update_item(**update).get("Attributes")
+        return db.registry_table().update_item(**update).get("Attributes", {})
     except db.client().exceptions.ConditionalCheckFailedException:
         return None
 
@@ -529,14 +542,15 @@ def list_enabled_subscriptions() -> list[Subscription]:
 def acquire_lease(
     sub: Subscription, owner: str, now: datetime, until_ms: int
 ) -> Subscription | None:
-    """The subscription as it is now, leased to `owner` until `until_ms`; None when it is
-    leased to another run, disabled or gone."""
+    """The subscription as it is now, leased to `owner` until `until_ms`; None when another
+    run holds it, or it is disabled or gone. An owner may lease again what it holds."""
     item = _conditional_update(
         Key=_key(sub),
         UpdateExpression="SET lease_owner = :owner, lease_until = :until",
         ConditionExpression=(
             "attribute_exists(pk) AND enabled = :yes"
-            " AND (attribute_not_exists(lease_until) OR lease_until < :now)"
+            " AND (attribute_not_exists(lease_until) OR lease_until < :now"
+            " OR lease_owner = :owner)"
         ),
         ExpressionAttributeValues={
             ":owner": owner,
@@ -574,7 +588,6 @@ def advance_checkpoint(sub: Subscription, read: str, new: str, delivered: int) -
             ConditionExpression="#checkpoint = :read",
             ExpressionAttributeNames={"#checkpoint": "checkpoint"},
             ExpressionAttributeValues=values,
-            ReturnValues="UPDATED_NEW",
         )
         is not None
     )
@@ -617,7 +630,6 @@ def record_failure(
             UpdateExpression=update,
             ConditionExpression=f"attribute_exists(pk) AND lease_owner = :owner AND {before}",
             ExpressionAttributeValues=values,
-            ReturnValues="UPDATED_NEW",
         )
         is not None
     )
