@@ -536,3 +536,11 @@ def test_an_ingested_event_reaches_the_webhook(api, app, receiver, loopback_targ
     [request] = receiver.requests
     assert request.json["event"] == reply.body
     assert request.json["rule"]["id"] == hook.id
+
+
+def test_the_sample_event_is_processed(aws, caplog):
+    """events/notifier_sqs.json (for `sam local invoke`): its rule does not exist here."""
+    assert invoke("notifier", sample_event("notifier_sqs")) == {"batchItemFailures": []}
+
+    skipped = [r for r in caplog.records if r.getMessage() == "notification suppressed"]
+    assert [r.reason for r in skipped] == ["the rule no longer exists"] * 2
