@@ -184,6 +184,16 @@ def test_batches_hold_at_most_batch_size_events(api, app, receiver, env):
     assert forwarded_ids(receiver) == ids
 
 
+def test_a_batch_stops_short_of_max_batch_bytes(api, app, receiver, env, monkeypatch):
+    monkeypatch.setattr(propagation, "MAX_BATCH_BYTES", 5_000)
+    subscribe(app.id, receiver.url)
+    big = {"message": "x" * 2_000}
+    ids = ingest(api, app.id, big, big, big, {"message": "y" * 6_000}, big)
+    propagate()
+    assert [len(r.json["events"]) for r in receiver.requests] == [2, 1, 1, 1]
+    assert forwarded_ids(receiver) == ids
+
+
 def test_the_signature_verifies_and_a_tampered_body_does_not(api, app, receiver, env):
     subscribe(app.id, receiver.url)
     ingest(api, app.id, *messages(2))

@@ -8,14 +8,17 @@ A run (one scheduled invocation) is one round, or several (see "Sub-minute rates
    in heartbeats shows that rounds stopped completing, whatever the cause.
 
 Forwarding one subscription: its events after its checkpoint are read oldest first and sent as
-signed JSON batches of up to `batch_size` (formats below). The checkpoint moves only after a 2xx
-answer, to the last event of the batch (or past the events the filter left out), with a write
-conditional on the checkpoint still being the one read: two runs can never move it backwards,
-and no event is skipped. Delivery is at least once: a batch sent again after a failure (or after
-a run died between the answer and the checkpoint) carries the same `Idempotency-Key`, so a
-receiver can drop repeats. Events the filter leaves out (and expired ones) are read past and the
-checkpoint moves on; a round reads at most MAX_ITEMS_READ items of a subscription, so a rare
-filter cannot make it read an app's whole history at once (the next round goes on from there).
+signed JSON batches of up to `batch_size` events and about MAX_BATCH_BYTES (formats below). The
+checkpoint is a position: every event with an id up to it was delivered or left out. It moves
+only after a 2xx answer, to the last event of the batch or past the events the filter left out
+after it (up to the delay's cutoff, `highest_ulid(now - delay)`, once everything before it is
+read), with a write conditional on the checkpoint still being the one read: two runs can never
+move it backwards, and no event is skipped. Delivery is at least once: a batch sent again after
+a failure (or after a run died between the answer and the checkpoint) carries the same
+`Idempotency-Key`, so a receiver can drop repeats. Events the filter leaves out (and expired
+ones) are read past and the checkpoint moves on; a round reads at most MAX_ITEMS_READ items of a
+subscription, so a rare filter cannot make it read an app's whole history at once (the next
+round goes on from there).
 
 Only events older than PROPAGATION_DELAY_SECONDS (by the time in their ULID) are forwarded. An
 event's id is stamped when its request is received, but it becomes readable only when the write
@@ -23,14 +26,18 @@ completes, up to the ingest function's timeout later (a slow batch, retries). We
 checkpoint moved to the newest event readable now, an event stamped earlier and still in flight
 would land below the checkpoint and never be forwarded. Reading only up to `now - delay`, with
 the delay longer than any write can take (and than DynamoDB's eventually consistent reads lag),
-leaves nothing in flight below the checkpoint.
+leaves nothing in flight below the checkpoint. One case it cannot cover: a request with a client
+`event_id` that died between claiming the id and storing the event, retried after the delay,
+stores the event under the id claimed earlier, below the checkpoint (see eventlog.ingestion).
 
-Failures: a non-2xx answer, a network error or a refused target (outbound's SSRF rules) adds one
-to `consecutive_failures`, keeps `last_error` (with the status) and `last_error_at`, and sets
-`next_attempt_at` = round start + min(interval x 2^(failures-1), MAX_BACKOFF_SECONDS); the
-subscription is left alone until then. After SUBSCRIPTION_MAX_FAILURES in a row it is disabled
-(`enabled: false`, `disabled_reason` naming the last error) until a user enables it again. A 2xx
-resets the run of failures.
+Failures: a non-2xx answer, a network error, a refused target (outbound's SSRF rules) or a
+signing secret that cannot be read adds one to `consecutive_failures`, keeps `last_error` (with
+the status) and `last_error_at`, and sets `next_attempt_at` = round start + min(interval x
+2^(failures-1), MAX_BACKOFF_SECONDS); the subscription is left alone until then. After
+SUBSCRIPTION_MAX_FAILURES in a row it is disabled (`enabled: false`, `disabled_reason` naming
+the last error) until a user enables it again. A 2xx resets the run of failures. An unexpected
+error of our own (DynamoDB, say) is that subscription's outcome for the round (status `error`),
+not counted: the next round tries again.
 
 State writes: the admin API writes a subscription's configuration, this module only its state
 (checkpoint, delivered, consecutive_failures, last_error, last_error_at, last_delivery_at,
@@ -87,6 +94,9 @@ DEFAULT_APP_NAME = "default"
 # Reads of one subscription in one round (about 35 read units at 1 KB an event).
 MAX_ITEMS_READ = 1000
 READ_PAGE_SIZE = 200
+# A batch stops short of this many bytes of events (one event may exceed it alone): receivers
+# limit request sizes, and 100 events of up to 256 KB each would make a batch no one takes.
+MAX_BATCH_BYTES = 1_000_000
 MAX_BACKOFF_SECONDS = 3600
 ERROR_CHARS = 300
 
@@ -343,17 +353,24 @@ class _Forwarding:
             page_size=READ_PAGE_SIZE,
         )
         pending: list[Event] = []
+        pending_bytes = 0
         read_through = self.checkpoint  # every event up to here is sent, pending or left out
         read = 0
         for page in pages:
             read += page.evaluated
             self.outcome.skipped += page.evaluated - len(page.events)
             for event in page.events:
+                size = len(_json(event.model_dump(mode="json")).encode())
+                if pending and pending_bytes + size > MAX_BATCH_BYTES:
+                    if not self._send(pending, pending[-1].id):
+                        return self.outcome
+                    pending, pending_bytes = [], 0
                 pending.append(event)
+                pending_bytes += size
                 if len(pending) == self.sub.batch_size:
                     if not self._send(pending, pending[-1].id):
                         return self.outcome
-                    pending = []
+                    pending, pending_bytes = [], 0
             read_through = page.last_id or highest  # no last key: read to the end of the range
             if page.last_id is not None and read >= MAX_ITEMS_READ:
                 self.outcome.complete = False
