@@ -213,9 +213,9 @@ class DynamoDBCalls:
 
 def core_dynamodb_clients() -> list[Any]:
     """The clients every DynamoDB call of the core goes through (tables, idempotency records)."""
-    from eventlog import db, idempotency
+    from eventlog import db, idempotency, notifications
 
-    return [db.client(), idempotency._persistence().client]
+    return [db.client(), idempotency._persistence().client, notifications._persistence().client]
 
 
 @pytest.fixture

@@ -62,9 +62,20 @@ def _stored_channels(channels: list[ChannelIn]) -> tuple[list[dict[str, Any]], d
             shown.append({"type": "slack", "url_hint": f"{parts.scheme}://{parts.netloc}/…"})
             secrets[_channel_secret_name(index)] = channel.url
         elif isinstance(channel, SnsChannelIn):
-            topic = channel.topic_arn or get_settings().alerts_topic_arn
+            alerts_topic = get_settings().alerts_topic_arn
+            topic = channel.topic_arn or alerts_topic
+            if _account(topic) != _account(alerts_topic):
+                # The notifier may publish to this account's topics only (template.yaml).
+                raise InvalidInputError(
+                    f"channels.{index}.topic_arn: the topic must be in this stack's account "
+                    f"({_account(alerts_topic)})"
+                )
             shown.append({"type": "sns", "topic_arn": topic})
     return shown, secrets
+
+
+def _account(topic_arn: str) -> str:
+    return topic_arn.split(":")[4] if topic_arn.count(":") >= 5 else ""
 
 
 def _to_item(rule: AlertRule) -> dict[str, Any]:
@@ -178,7 +189,22 @@ def delete_rule(app_id: int, rule_id: str) -> AlertRule:
     if "Attributes" not in reply:
         raise NotFoundError(f"app {app_id} has no alert rule {rule_id}")
     secret_store.delete(_secrets_owner(rule_id))
+    _forget_cooldowns(app_id, rule_id)
     return _from_item(reply["Attributes"])
+
+
+def _forget_cooldowns(app_id: int, rule_id: str) -> None:
+    """The notifier's cooldown claims of a deleted rule (one per level at most)."""
+    from eventlog.notifications import cooldown_partition
+
+    table = db.aggregates_table()
+    claims = table.query(
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :rule)",
+        ExpressionAttributeValues={":pk": cooldown_partition(app_id), ":rule": f"{rule_id}|"},
+        ProjectionExpression="pk, sk",
+    )["Items"]
+    for claim in claims:
+        table.delete_item(Key=claim)
 
 
 def channel_secret(rule: AlertRule, index: int) -> str:

@@ -175,8 +175,12 @@ def evaluate_condition(app_id: int, rule: AlertRule, now: datetime) -> tuple[boo
 # ---------------------------------------------------------------- cooldown
 
 
+def cooldown_partition(app_id: int) -> str:
+    return f"APP#{app_id}#ALERT"
+
+
 def cooldown_key(app_id: int, rule_id: str, level: Level) -> dict[str, str]:
-    return {"pk": f"APP#{app_id}#ALERT", "sk": f"{rule_id}|{level.value}"}
+    return {"pk": cooldown_partition(app_id), "sk": f"{rule_id}|{level.value}"}
 
 
 def claim_cooldown(
