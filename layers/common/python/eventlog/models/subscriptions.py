@@ -89,7 +89,9 @@ class Subscription(Model):
     disabled_reason: str | None = Field(
         default=None, description="Why the propagator turned it off, if it did"
     )
-    checkpoint: str = Field(description="Id of the last event forwarded (or skipped by filter)")
+    checkpoint: str = Field(
+        description="A position: every event with an id up to it was delivered or filtered out"
+    )
     delivered: int = Field(description="Events delivered so far")
     consecutive_failures: int
     last_error: str | None = None
