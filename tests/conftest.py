@@ -658,6 +658,7 @@ class LoopbackReceiver:
 
         receiver = self
         self.requests: list[Received] = []
+        self.statuses: list[int] = []  # what each request was answered
         self._lock = threading.Condition()
         self._failures: list[int] = []
         self._status = 200
@@ -693,6 +694,7 @@ class LoopbackReceiver:
         with self._lock:
             self.requests.append(request)
             status = self._failures.pop(0) if self._failures else self._status
+            self.statuses.append(status)
             self._lock.notify_all()
             return status
 
