@@ -46,10 +46,13 @@ class LambdaContext:
         return max(0, int((self.timeout_seconds - elapsed) * 1000))
 
 
-# Lambda runs one invocation at a time per execution environment. Here every function shares
-# one process, and Powertools keeps the current request in class attributes: invocations take
-# turns, or concurrent requests would read each other's body.
-_ONE_INVOCATION_AT_A_TIME = threading.Lock()
+# Lambda runs one invocation at a time per execution environment; here each function has one
+# environment, so one lock. The functions with `Api` events share theirs: Powertools'
+# APIGatewayRestResolver keeps the current request in class attributes every resolver shares,
+# so concurrent requests to two API functions would read each other's. The others (SQS,
+# schedules, the authorizer) wait only for themselves: a slow webhook does not hold up the API,
+# and a function may call the stack's own API while it runs.
+_API_INVOCATIONS = threading.Lock()
 
 
 @dataclass
@@ -62,6 +65,7 @@ class LambdaFunction:
     memory: int
     log_group: str
     events: dict[str, dict[str, Any]]  # unresolved Events of the template
+    lock: threading.Lock  # held while an invocation runs
 
     def invoke(self, event: dict[str, Any]) -> Any:
         """Call the handler with a JSON copy of the event, and return a JSON copy of the result.
@@ -76,7 +80,7 @@ class LambdaFunction:
             log_group_name=self.log_group,
         )
         try:
-            with _ONE_INVOCATION_AT_A_TIME:
+            with self.lock:
                 result = self.handler(json.loads(json.dumps(event)), context)
         finally:
             elapsed = time.monotonic() - context._started
@@ -105,6 +109,7 @@ def load_functions(template: Template) -> dict[str, LambdaFunction]:
         name = template.physical_ids.get(logical_id, logical_id)
         logging_config = template.resolve(props.get("LoggingConfig") or {})
         os.environ.update(env)  # Powertools reads e.g. POWERTOOLS_SERVICE_NAME at import
+        events = props.get("Events") or {}
         functions[logical_id] = LambdaFunction(
             logical_id=logical_id,
             name=name,
@@ -113,9 +118,14 @@ def load_functions(template: Template) -> dict[str, LambdaFunction]:
             timeout=float(template.resolve(props.get("Timeout", 3))),
             memory=int(template.resolve(props.get("MemorySize", 128))),
             log_group=logging_config.get("LogGroup", f"/aws/lambda/{name}"),
-            events=props.get("Events") or {},
+            events=events,
+            lock=_API_INVOCATIONS if _has_api_events(template, events) else threading.Lock(),
         )
     return functions
+
+
+def _has_api_events(template: Template, events: dict[str, dict[str, Any]]) -> bool:
+    return any(template.resolve(event.get("Type")) == "Api" for event in events.values())
 
 
 def _add_layers_to_path(template: Template) -> None:
