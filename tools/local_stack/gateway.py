@@ -58,7 +58,11 @@ class Gateway:
         handler = type("Handler", (_RequestHandler,), {"gateway": self})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},  # how long stop() may wait for it to notice
+            daemon=True,
+        )
         self._thread.start()
         return self._server.server_address[1]
 
