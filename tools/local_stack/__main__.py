@@ -1,4 +1,7 @@
-"""`python -m local_stack --port 3000`: run the embedded stack until Ctrl-C or SIGTERM."""
+"""`python -m local_stack --port 3000`: run the embedded stack until Ctrl-C or SIGTERM.
+
+`--parameter Name=Value` (repeatable) overrides a template parameter, as `sam deploy
+--parameter-overrides` would; the local defaults are in stack.LOCAL_PARAMETERS."""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ import sys
 import threading
 from pathlib import Path
 
-from local_stack.stack import HOST, LocalStack
+from local_stack.stack import HOST, LOCAL_PARAMETERS, LocalStack
+from local_stack.template import TemplateError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,18 +29,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-bootstrap", action="store_true", help="create no default app and admin key"
     )
+    parser.add_argument(
+        "--parameter", action="append", default=[], type=_parameter, metavar="NAME=VALUE",
+        help="override a template parameter (repeatable); local defaults: "
+        + ", ".join(f"{name}={value}" for name, value in LOCAL_PARAMETERS.items()),
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
 
-    stack = LocalStack(port=args.port, template=args.template, bootstrap=not args.no_bootstrap)
+    stack = LocalStack(
+        port=args.port,
+        template=args.template,
+        bootstrap=not args.no_bootstrap,
+        parameters=dict(args.parameter),
+    )
     try:
         stack.start()
     except OSError as error:  # typically: the port is taken
         print(f"local_stack: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
+    except TemplateError as error:  # an unknown --parameter, say
+        print(f"local_stack: {error}", file=sys.stderr)
+        return 2
     print(stack.banner(), flush=True)
     if args.ready_file:
         _write_ready_file(args.ready_file, stack)
@@ -45,6 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     stack.stop()
     print("Stopped.", file=sys.stderr, flush=True)
     return 0
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not name or not equals:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
 
 
 def _write_ready_file(path: Path, stack: LocalStack) -> None:

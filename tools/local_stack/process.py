@@ -24,7 +24,8 @@ PYTHONPATH = [REPO_ROOT / "layers" / "common" / "python", REPO_ROOT / "tools"]
 
 class LocalStackProcess:
     """Same attributes as LocalStack (url, endpoint_url, admin_key, default_app_id, ingest_key),
-    plus `log()`: the child's stdout and stderr so far (one line per request; kept after stop)."""
+    plus `log()`: the child's stdout and stderr so far (one line per request or driven
+    invocation; kept after stop), and `returncode` once it has stopped."""
 
     def __init__(
         self,
@@ -32,10 +33,12 @@ class LocalStackProcess:
         template: Path | str | None = None,
         bootstrap: bool = True,
         timeout: float = 90,
+        parameters: dict[str, str] | None = None,
     ):
         self.port = port
         self.template = template
         self.bootstrap = bootstrap
+        self.parameters = dict(parameters or {})
         self.timeout = timeout
         self.url = ""
         self.endpoint_url = ""
@@ -55,6 +58,8 @@ class LocalStackProcess:
             command += ["--template", str(self.template)]
         if not self.bootstrap:
             command.append("--no-bootstrap")
+        for name, value in self.parameters.items():
+            command += ["--parameter", f"{name}={value}"]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             [str(path) for path in PYTHONPATH] + [p for p in [env.get("PYTHONPATH")] if p]
@@ -74,6 +79,11 @@ class LocalStackProcess:
         for name in ("url", "endpoint_url", "admin_key", "default_app_id", "ingest_key"):
             setattr(self, name, info[name])
         return self
+
+    @property
+    def returncode(self) -> int | None:
+        """The child's exit status (0 after a clean stop), None while it runs."""
+        return self._process.poll() if self._process is not None else None
 
     def log(self) -> str:
         if self._final_log is not None:

@@ -10,13 +10,27 @@ from typing import Any
 
 from local_stack.apis import RouteTable, load_apis, load_routes
 from local_stack.authorizer import AccessControl
+from local_stack.drivers import Drivers, load_drivers
 from local_stack.gateway import Gateway
 from local_stack.resources import MotoEndpoint, assign_physical_ids, aws_environment, provision
 from local_stack.runtime import LambdaFunction, load_functions
-from local_stack.template import Template
+from local_stack.template import Template, TemplateError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"  # fixed: the stack has fake credentials and an admin key; never expose it
+
+# Parameter values that suit a laptop better than the deployed defaults (used when the template
+# declares the parameter and nobody overrides it). The template's patterns and minimums do not
+# allow some of them: they hold on AWS, not here.
+LOCAL_PARAMETERS = {
+    # Tests and developers receive webhooks on loopback, which a deployed stack refuses.
+    "AllowedTargetNetworks": "127.0.0.0/8,::1/128",
+    # Propagation within seconds, not a minute (EventBridge's shortest rate; seconds: locally).
+    "PropagationSchedule": "rate(5 seconds)",
+    "PropagationDelaySeconds": "1",
+    # A failed notification is retried after 5 s, not 3 minutes.
+    "NotificationRetrySeconds": "5",
+}
 
 
 class LocalStack:
@@ -25,11 +39,16 @@ class LocalStack:
     in a process of its own when other code in the process talks to AWS (see process.py)."""
 
     def __init__(
-        self, port: int = 3000, template: Path | str | None = None, bootstrap: bool = True
+        self,
+        port: int = 3000,
+        template: Path | str | None = None,
+        bootstrap: bool = True,
+        parameters: dict[str, str] | None = None,
     ):
         self.port = port
         self.template_path = Path(template) if template else REPO_ROOT / "template.yaml"
         self.bootstrap = bootstrap
+        self.parameters = dict(parameters or {})  # overrides, over LOCAL_PARAMETERS
         self.url = ""
         self.endpoint_url = ""  # moto: point boto3 clients here to look inside
         self.admin_key: str | None = None
@@ -40,6 +59,7 @@ class LocalStack:
         self.routes: RouteTable | None = None
         self._moto: MotoEndpoint | None = None
         self._gateway: Gateway | None = None
+        self._drivers: Drivers | None = None
         self._saved_environ: dict[str, str] | None = None
         self._saved_modules: set[str] = set()
 
@@ -54,10 +74,10 @@ class LocalStack:
         return self
 
     def _start(self) -> None:
+        self.template = template = load_template(self.template_path, self.parameters)
         self._moto = MotoEndpoint()
         self.endpoint_url = self._moto.start()
         os.environ.update(aws_environment(self.endpoint_url))
-        self.template = template = Template.load(self.template_path)
         assign_physical_ids(template)
         provisioned = provision(template)
         self.functions = load_functions(template)
@@ -68,6 +88,9 @@ class LocalStack:
             self._create_default_app_and_admin()
         port = self._gateway.start(HOST, self.port)
         self.url = f"http://{HOST}:{port}"
+        # After the gateway: a scheduled function may call the API.
+        self._drivers = load_drivers(template, self.functions)
+        self._drivers.start()
 
     def _create_default_app_and_admin(self) -> None:
         """The `default` app (seed APIs without apps use it) and an admin key, via the core."""
@@ -85,7 +108,11 @@ class LocalStack:
         self.admin_key = created.key
 
     def stop(self) -> None:
-        """Stop the gateway and moto, and put the environment back as it was."""
+        """Stop the drivers (after their current invocations), the gateway and moto, and put the
+        environment back as it was."""
+        if self._drivers is not None:
+            self._drivers.stop()
+            self._drivers = None
         if self._gateway is not None:
             self._gateway.stop()
             self._gateway = None
@@ -115,7 +142,10 @@ class LocalStack:
                 f"  default app id:          {self.default_app_id}",
                 f"  default app ingest key:  {self.ingest_key}",
             ]
-        lines += [f"  AWS (moto) endpoint:     {self.endpoint_url}", "", "Try:"]
+        lines += [f"  AWS (moto) endpoint:     {self.endpoint_url}"]
+        if self._drivers is not None:
+            lines += [f"  {description}" for description in self._drivers.descriptions()]
+        lines += ["", "Try:"]
         lines += [f"  {example}" for example in self.examples()]
         lines += ["", "Ctrl-C stops it (everything is in memory and goes with it)."]
         return "\n".join(lines)
@@ -138,3 +168,18 @@ class LocalStack:
             ),
         ]
         return [command for route, command in candidates if route in routes]
+
+
+def load_template(path: Path, overrides: dict[str, str]) -> Template:
+    """The template with LOCAL_PARAMETERS and then the overrides applied; an override of a
+    parameter the template does not declare is a TemplateError (a typo would go unnoticed)."""
+    template = Template.load(path)
+    unknown = sorted(set(overrides) - set(template.parameters))
+    if unknown:
+        raise TemplateError(
+            f"unknown parameter {', '.join(unknown)}: {path.name} declares "
+            f"{', '.join(sorted(template.parameters)) or 'none'}"
+        )
+    local = {name: value for name, value in LOCAL_PARAMETERS.items() if name in template.parameters}
+    template.parameters.update({**local, **overrides})
+    return template

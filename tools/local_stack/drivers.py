@@ -1,0 +1,403 @@
+"""What invokes the functions no HTTP request reaches, the way AWS would: an SQS event source
+mapping for every `Type: SQS` event, a schedule for every `Type: Schedule` / `ScheduleV2` one.
+
+Each runs in a thread of its own. SQS itself hides a received message for the queue's
+visibility timeout and moves it to the dead-letter queue after the redrive policy's
+maxReceiveCount (moto does both); a poller only decides what to delete.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from local_stack.runtime import LambdaFunction
+from local_stack.template import ACCOUNT_ID, REGION, Template, TemplateError
+
+LONG_POLL_SECONDS = 1  # short, so that stop() is never kept waiting for long
+MAX_RECEIVE = 10  # SQS hands out at most 10 messages per ReceiveMessage
+# On stop, an invocation under way may finish: worth a short wait, not a whole propagation run.
+STOP_GRACE_SECONDS = 10
+
+_RATE = re.compile(r"rate\(\s*([0-9]+)\s+(second|minute|hour|day)s?\s*\)")
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+class Driver:
+    """A thread that invokes one function until stop() is called."""
+
+    def __init__(self, function: LambdaFunction, name: str, description: str):
+        self.function = function
+        self.name = name  # e.g. "SQS Queue -> Function", in log lines
+        self.description = description  # the name and its settings, for the start-up banner
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"local_stack {name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to stop once its current invocation (if any) is over."""
+        self._stopping.set()
+
+    def join(self) -> None:
+        grace = min(self.function.timeout, STOP_GRACE_SECONDS)
+        self._thread.join(timeout=grace)
+        if self._thread.is_alive():
+            print(
+                f"local_stack: {self.name}: still running after {grace:g}s, left unfinished",
+                file=sys.stderr,
+            )
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class Drivers:
+    """Every driver of a template: started together, stopped together."""
+
+    def __init__(self, drivers: list[Driver]):
+        self.drivers = drivers
+
+    def start(self) -> None:
+        for driver in self.drivers:
+            driver.start()
+
+    def stop(self) -> None:
+        for driver in self.drivers:
+            driver.stop()  # all at once: they wind down side by side
+        for driver in self.drivers:
+            driver.join()
+
+    def descriptions(self) -> list[str]:
+        return [driver.description for driver in self.drivers]
+
+
+def load_drivers(template: Template, functions: dict[str, LambdaFunction]) -> Drivers:
+    """A poller per enabled SQS event, a schedule per enabled rate() schedule (moto running)."""
+    drivers: list[Driver] = []
+    for function in functions.values():
+        for event_name, event in function.events.items():
+            kind = template.resolve(event.get("Type"))
+            if kind not in ("SQS", "Schedule", "ScheduleV2"):
+                continue
+            props = template.resolve(event.get("Properties") or {})
+            where = f"{function.logical_id}.Events.{event_name}"
+            if not _is_enabled(props):
+                continue
+            if kind == "SQS":
+                drivers.append(SqsPoller(function, SqsMapping.from_properties(props, where)))
+                continue
+            schedule = Schedule.from_properties(function, kind, event_name, props)
+            if schedule:
+                drivers.append(schedule)
+            else:
+                print(
+                    f"local_stack: warning: {where}: {props['ScheduleExpression']} is not driven "
+                    "locally (only rate expressions are); invoke the function yourself",
+                    file=sys.stderr,
+                )
+    return Drivers(drivers)
+
+
+def _is_enabled(props: dict[str, Any]) -> bool:
+    """`Enabled: false` (SQS, Schedule) or `State: DISABLED` (Schedule, ScheduleV2) turn it off."""
+    enabled = props.get("Enabled", True)
+    return str(enabled).lower() != "false" and props.get("State", "ENABLED") != "DISABLED"
+
+
+# ---------------------------------------------------------------- SQS
+
+
+@dataclass
+class SqsMapping:
+    """An SQS event source mapping: which queue, how many messages per invocation, and
+    whether the function reports failed messages ({"batchItemFailures": [...]})."""
+
+    queue_arn: str
+    batch_size: int
+    batching_window: float  # seconds to keep gathering a batch that is not full yet
+    reports_item_failures: bool
+
+    @classmethod
+    def from_properties(cls, props: dict[str, Any], where: str) -> SqsMapping:
+        if props.get("FilterCriteria"):
+            print(
+                f"local_stack: warning: {where}: FilterCriteria are not applied locally "
+                "(every message reaches the function)",
+                file=sys.stderr,
+            )
+        return cls(
+            queue_arn=str(props["Queue"]),
+            batch_size=int(props.get("BatchSize", 10)),
+            batching_window=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+            reports_item_failures="ReportBatchItemFailures"
+            in (props.get("FunctionResponseTypes") or []),
+        )
+
+
+class InvalidBatchResponse(Exception):
+    """A response Lambda reads as "the whole batch failed"."""
+
+
+def reported_failures(response: Any, message_ids: list[str]) -> set[str]:
+    """The message ids of {"batchItemFailures": [{"itemIdentifier": id}, ...]}, read as Lambda
+    reads it: no response, no list or an empty list is complete success; anything else that is
+    not a list of known message ids is InvalidBatchResponse (the whole batch failed)."""
+    if response is None:
+        return set()
+    if not isinstance(response, dict):
+        raise InvalidBatchResponse(f"the response is not an object: {response!r:.200}")
+    failures = response.get("batchItemFailures")
+    if failures is None:
+        return set()
+    if not isinstance(failures, list):
+        raise InvalidBatchResponse(f"batchItemFailures is not a list: {failures!r:.200}")
+    failed = set()
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if identifier not in message_ids:
+            raise InvalidBatchResponse(f"not a message id of the batch: {failure!r:.200}")
+        failed.add(identifier)
+    return failed
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """One record of Lambda's SQS event, from a message of ReceiveMessage (boto3's shape)."""
+    record = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": dict(message.get("Attributes") or {}),
+        "messageAttributes": {
+            name: _lambda_message_attribute(value)
+            for name, value in (message.get("MessageAttributes") or {}).items()
+        },
+    }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    record.update(
+        md5OfBody=message["MD5OfBody"],
+        eventSource="aws:sqs",
+        eventSourceARN=queue_arn,
+        awsRegion=REGION,
+    )
+    return record
+
+
+def _lambda_message_attribute(value: dict[str, Any]) -> dict[str, Any]:
+    """Lambda's spelling of a message attribute: camelCase, binary as base64, lists always."""
+    shaped: dict[str, Any] = {}
+    if "StringValue" in value:
+        shaped["stringValue"] = value["StringValue"]
+    if "BinaryValue" in value:
+        shaped["binaryValue"] = _base64(value["BinaryValue"])
+    shaped["stringListValues"] = list(value.get("StringListValues") or [])
+    shaped["binaryListValues"] = [_base64(item) for item in value.get("BinaryListValues") or []]
+    shaped["dataType"] = value["DataType"]
+    return shaped
+
+
+def _base64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+class SqsPoller(Driver):
+    """Lambda's poller for one mapping: receive a batch, invoke, delete what succeeded."""
+
+    def __init__(self, function: LambdaFunction, mapping: SqsMapping):
+        self.mapping = mapping
+        self.queue_name = mapping.queue_arn.rsplit(":", 1)[-1]
+        self._sqs = boto3.client("sqs")  # made here: creating clients is not thread-safe
+        self.queue_url = self._sqs.get_queue_url(QueueName=self.queue_name)["QueueUrl"]
+        name = f"SQS {self.queue_name} -> {function.logical_id}"
+        super().__init__(function, name, name + self._settings())
+
+    def _settings(self) -> str:
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout", "RedrivePolicy"]
+        )["Attributes"]
+        text = f" (batch {self.mapping.batch_size}, retry after {attributes['VisibilityTimeout']}s"
+        if "RedrivePolicy" in attributes:
+            redrive = json.loads(attributes["RedrivePolicy"])
+            dead_letters = redrive["deadLetterTargetArn"].rsplit(":", 1)[-1]
+            text += f", to {dead_letters} after {redrive['maxReceiveCount']} receives"
+        return text + ")"
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                messages = self._receive_batch()
+                if messages and not self._stopping.is_set():  # stopping: back to the queue
+                    self._deliver(messages)
+            except Exception:  # an SQS call failed (the queue deleted, say): go on, slowly
+                print(f"local_stack: {self.name}:", file=sys.stderr)
+                traceback.print_exc()
+                self._stopping.wait(LONG_POLL_SECONDS)
+
+    def _receive_batch(self) -> list[dict[str, Any]]:
+        """Up to BatchSize messages: a long poll for the first, then whatever else arrives
+        within MaximumBatchingWindowInSeconds.
+
+        A visibility timeout shorter than the window (AWS advises against it) lets a message
+        come back while the batch is gathered: it is in the batch once, as last received."""
+        batch = {
+            m["MessageId"]: m for m in self._receive(self.mapping.batch_size, LONG_POLL_SECONDS)
+        }
+        deadline = time.monotonic() + self.mapping.batching_window
+        while batch and len(batch) < self.mapping.batch_size and not self._stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            more = self._receive(self.mapping.batch_size - len(batch), 0)
+            batch.update((message["MessageId"], message) for message in more)
+            if not more:
+                self._stopping.wait(min(0.1, remaining))
+        return list(batch.values())
+
+    def _receive(self, count: int, wait_seconds: int) -> list[dict[str, Any]]:
+        response = self._sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=min(count, MAX_RECEIVE),
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return response.get("Messages", [])
+
+    def _deliver(self, messages: list[dict[str, Any]]) -> None:
+        started = time.monotonic()
+        message_ids = [message["MessageId"] for message in messages]
+        event = {"Records": [sqs_record(message, self.mapping.queue_arn) for message in messages]}
+        outcome = ""
+        try:
+            response = self.function.invoke(event)
+        except Exception:
+            print(f"local_stack: {self.function.logical_id} raised:", file=sys.stderr)
+            traceback.print_exc()
+            failed, outcome = set(message_ids), ", raised"
+        else:
+            try:
+                failed = (
+                    reported_failures(response, message_ids)
+                    if self.mapping.reports_item_failures
+                    else set()
+                )
+            except InvalidBatchResponse as error:
+                failed, outcome = set(message_ids), f", invalid batch response: {error}"
+        self._delete([message for message in messages if message["MessageId"] not in failed])
+        elapsed = (time.monotonic() - started) * 1000
+        print(
+            f"{self.name} {len(messages)} records, {len(failed)} failed{outcome} {elapsed:.0f}ms",
+            file=sys.stderr,
+        )
+
+    def _delete(self, messages: list[dict[str, Any]]) -> None:
+        for start in range(0, len(messages), MAX_RECEIVE):
+            entries = [
+                {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                for index, message in enumerate(messages[start : start + MAX_RECEIVE])
+            ]
+            response = self._sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            for failure in response.get("Failed", []):
+                print(f"local_stack: {self.name}: not deleted: {failure}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- schedules
+
+
+def schedule_period(expression: str) -> int | None:
+    """Seconds between the runs of rate(N unit) (seconds allowed: locally only); None for
+    cron() and at(), which the local stack does not drive."""
+    match = _RATE.fullmatch(expression.strip())
+    if match and int(match[1]) > 0:
+        return int(match[1]) * _UNIT_SECONDS[match[2]]
+    if expression.strip().startswith(("cron(", "at(")):
+        return None
+    raise TemplateError(f"{expression!r}: expected rate(N unit), cron(...) or at(...)")
+
+
+def scheduled_event(rule_name: str) -> dict[str, Any]:
+    """What an EventBridge rule without Input sends its target."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{rule_name}"],
+        "detail": {},
+    }
+
+
+class Schedule(Driver):
+    """An EventBridge rule (`Schedule`) or EventBridge Scheduler schedule (`ScheduleV2`) on a
+    rate: runs never overlap (a tick that falls during a run waits for it; later ones lapse),
+    and a run that raises is logged and the schedule goes on."""
+
+    def __init__(
+        self,
+        function: LambdaFunction,
+        expression: str,
+        period: int,
+        make_event: Callable[[], Any],
+    ):
+        name = f"SCHEDULE {expression} -> {function.logical_id}"
+        super().__init__(function, name, name)
+        self.period = period
+        self._make_event = make_event
+
+    @classmethod
+    def from_properties(
+        cls, function: LambdaFunction, kind: str, event_name: str, props: dict[str, Any]
+    ) -> Schedule | None:
+        expression = str(props["ScheduleExpression"])
+        period = schedule_period(expression)
+        if period is None:
+            return None
+        if "Input" in props:
+            try:
+                given = json.loads(props["Input"])
+            except (TypeError, ValueError) as error:
+                raise TemplateError(
+                    f"{function.logical_id}.Events.{event_name}: Input is not JSON text: {error}"
+                ) from error
+            return cls(function, expression, period, lambda: given)
+        if kind == "ScheduleV2":
+            return cls(function, expression, period, dict)  # Scheduler sends {} without Input
+        rule_name = str(props.get("Name") or f"{function.logical_id}{event_name}")
+        return cls(function, expression, period, lambda: scheduled_event(rule_name))
+
+    def _run(self) -> None:
+        due = time.monotonic() + self.period
+        while not self._stopping.wait(max(0.0, due - time.monotonic())):
+            self._invoke()
+            due += self.period
+            overdue = time.monotonic() - due
+            if overdue > 0:  # the run overran: the tick that fell during it runs now
+                due += overdue // self.period * self.period
+
+    def _invoke(self) -> None:
+        started = time.monotonic()
+        outcome = "ok"
+        try:
+            self.function.invoke(self._make_event())
+        except Exception:
+            print(f"local_stack: {self.function.logical_id} raised:", file=sys.stderr)
+            traceback.print_exc()
+            outcome = "raised"
+        elapsed = (time.monotonic() - started) * 1000
+        print(f"{self.name} {outcome} {elapsed:.0f}ms", file=sys.stderr)
