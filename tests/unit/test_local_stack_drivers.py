@@ -3,8 +3,8 @@ mappings (the Lambda event, partial batch failures, retries, the dead-letter que
 (events, never overlapping), parameter overrides and a prompt stop.
 
 The SQS scenarios each have a queue of their own and are all sent as soon as the stack is up,
-so they run side by side (visibility timeouts of a second or two) while the tests check them in
-turn. One stack serves the whole file: starting one takes seconds."""
+so they run side by side (1-second visibility timeouts) while the tests check them in turn. One
+stack serves the whole file: starting one takes seconds."""
 
 import hashlib
 import json
@@ -39,20 +39,18 @@ Globals:
       Variables:
         RECORD_DIR: !Ref RecordDir
 Resources:
-  # The queues of mappings with a batching window (1 s) hide a message for longer (2 s), as
-  # AWS advises: else a message could come back while its batch is still being gathered.
   DeliverQueue:
     Type: AWS::SQS::Queue
     Properties: {VisibilityTimeout: !Ref RetrySeconds}
   PartialQueue:
     Type: AWS::SQS::Queue
-    Properties: {VisibilityTimeout: 2}
+    Properties: {VisibilityTimeout: !Ref RetrySeconds}
   InvalidQueue:
     Type: AWS::SQS::Queue
-    Properties: {VisibilityTimeout: 2}
+    Properties: {VisibilityTimeout: !Ref RetrySeconds}
   RaiseQueue:
     Type: AWS::SQS::Queue
-    Properties: {VisibilityTimeout: 2}
+    Properties: {VisibilityTimeout: !Ref RetrySeconds}
   DoomedQueue:
     Type: AWS::SQS::Queue
     Properties:
@@ -70,7 +68,9 @@ Resources:
           Properties:
             Queue: !GetAtt DeliverQueue.Arn
             FunctionResponseTypes: [ReportBatchItemFailures]
-        # Batches of two, gathered for up to a second: both messages of a scenario together.
+        # Batches of two, gathered for a while: both messages of a scenario together. The
+        # window is as long as the visibility timeout: a batch must still go before its
+        # messages are visible again (or one message could be in it twice).
         Partial:
           Type: SQS
           Properties:
@@ -317,7 +317,7 @@ def test_batch_item_failures_leave_exactly_the_failed_message(stack):
     assert failed[1]["batch"] == [failed[1]["record"]["messageId"]]
     counts = [entry["record"]["attributes"]["ApproximateReceiveCount"] for entry in failed]
     assert counts == ["1", "2"]
-    assert failed[1]["at"] - failed[0]["at"] >= 1.9  # after the visibility timeout (2 s)
+    assert failed[1]["at"] - failed[0]["at"] >= 0.9  # after the visibility timeout (1 s)
     wait_for(lambda: messages_left(stack, "PartialQueue") == 0)
 
 
