@@ -28,7 +28,7 @@ LOCAL_PARAMETERS = {
     # Propagation within seconds, not a minute (EventBridge's shortest rate; seconds: locally).
     "PropagationSchedule": "rate(5 seconds)",
     "PropagationDelaySeconds": "1",
-    # A failed notification is retried after 5 s, not 3 minutes.
+    # A failed notification is retried within seconds, not minutes.
     "NotificationRetrySeconds": "5",
 }
 
