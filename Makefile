@@ -20,9 +20,9 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
-## local: the embedded stack (moto + HTTP gateway) on 127.0.0.1:$(PORT)
+## local: the embedded stack (moto + HTTP gateway) on 127.0.0.1:$(PORT); ARGS="--parameter Name=Value"
 local: $(VENV)/.installed
-	$(BIN)/python -m local_stack --port $(PORT)
+	$(BIN)/python -m local_stack --port $(PORT) $(ARGS)
 
 ## test: lint, template checks and the whole pytest suite
 test: lint unit

@@ -183,7 +183,23 @@ def test_no_cooldown_always_claims_and_writes_nothing(aws, dynamodb_calls):
     assert dynamodb_calls.operations == []
 
 
-def test_concurrent_claims_let_exactly_one_through(aws):
+def test_concurrent_claims_let_exactly_one_through(aws, monkeypatch):
+    # DynamoDB applies each request atomically; in-process moto does not, so its requests take
+    # turns here (as in the local stack). A claim that read first and wrote after would still
+    # let several through.
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    one_at_a_time = threading.Lock()
+    for operation in ("get_item", "put_item", "update_item"):
+        original = getattr(DynamoDBBackend, operation)
+
+        def serialized(*args, _original=original, **kwargs):
+            with one_at_a_time:
+                return _original(*args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, operation, serialized)
     rule = make_rule(cooldown_seconds=300)
     with ThreadPoolExecutor(max_workers=8) as pool:
         claims = list(
