@@ -4,6 +4,7 @@ what API Gateway does around the handlers (authorizer, API keys, errors, binary 
 import base64
 import json
 import textwrap
+import time
 from pathlib import Path
 
 import boto3
@@ -284,10 +285,17 @@ def test_request_over_10_mb_is_refused(stack):
 
 def test_one_log_line_per_request(stack):
     get(stack, "/public")
-    assert any(
-        line.startswith("GET /public 200 ") and line.endswith("ms")
-        for line in stack.log().splitlines()
-    )
+
+    def logged() -> bool:
+        return any(
+            line.startswith("GET /public 200 ") and line.endswith("ms")
+            for line in stack.log().splitlines()
+        )
+
+    deadline = time.monotonic() + 5  # the line is written once the reply is on its way
+    while not logged() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert logged()
 
 
 def aws(stack, service):

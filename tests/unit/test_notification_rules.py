@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import FakeLambdaContext
 
 from eventlog import aggregation, alerts, notifications, notify_queue
 from eventlog.ids import new_ulid
@@ -14,6 +13,7 @@ from eventlog.models.alerts import AlertRule, AlertRuleIn, Increase, Threshold
 from eventlog.models.base import Level
 from eventlog.models.events import Event
 from eventlog.timeutil import format_iso
+from tests.conftest import FakeLambdaContext
 
 NOW = datetime(2026, 2, 10, 10, 5, 30, tzinfo=UTC)
 SNS = {"type": "sns", "topic_arn": "arn:aws:sns:us-east-1:123456789012:alerts"}

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import invoke, sample_event
 
 from eventlog import aggregation, alerts, channels, notify_queue
 from eventlog.buckets import Granularity, Run
@@ -23,6 +22,7 @@ from eventlog.models.alerts import AlertRuleIn, AlertRuleUpdate
 from eventlog.models.events import Event
 from eventlog.outbound import verify_signature
 from eventlog.timeutil import format_iso
+from tests.conftest import invoke, sample_event
 
 SECRET = "whsec_tests_0123456789abcdef"  # noqa: S105 - a test secret
 START = datetime(2026, 2, 10, 10, 5, 30, tzinfo=UTC)
