@@ -123,7 +123,7 @@ def counters(app_id: int, at: datetime) -> list[dict[str, int]]:
 
 def subscribe_queue_to(topic_arn: str) -> Any:
     """An SQS queue subscribed to the topic; returns a function reading what arrived."""
-    from conftest import aws_client
+    from tests.conftest import aws_client
 
     sqs, sns = aws_client("sqs"), aws_client("sns")
     url = sqs.create_queue(QueueName=f"sns-tap-{abs(hash(topic_arn))}")["QueueUrl"]
@@ -504,7 +504,7 @@ def test_an_event_of_another_app_is_malformed(app, other_app, receiver, loopback
 
 def test_an_ingested_event_reaches_the_webhook(api, app, receiver, loopback_targets):
     """The write path queues it; the queue's records, as Lambda gets them, drive the notifier."""
-    from conftest import aws_client
+    from tests.conftest import aws_client
 
     hook = rule(app.id, webhook(receiver.url), event_name="checkout", cooldown_seconds=0)
     reply = api.ingest(app.id, {"level": "ERROR", "name": "checkout", "message": "boom"})
