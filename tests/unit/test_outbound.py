@@ -157,3 +157,19 @@ def test_a_closed_port_is_a_delivery_error(loopback_targets):
         port = probe.getsockname()[1]  # closed once the probe goes
     with pytest.raises(DeliveryError, match="ConnectionRefusedError"):
         outbound.post_json(f"http://127.0.0.1:{port}/hook", BODY, attempts=1)
+
+
+def test_the_readme_verification_snippet_accepts_our_signatures_and_refuses_tampering():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (snippet,) = [
+        block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "def verify" in block
+    ]
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)  # noqa: S102 - the README's own example
+    headers = outbound.signature_headers(SECRET, BODY)
+    assert namespace["verify"](SECRET, BODY, headers)
+    assert not namespace["verify"](SECRET, BODY + b"x", headers)
+    assert not namespace["verify"]("another secret 0123", BODY, headers)
