@@ -8,8 +8,8 @@ decisions and deliveries are in `eventlog.notifications`.
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -21,7 +21,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from eventlog import notifications
 
 logger = Logger()
-metrics = Metrics()
+# Not Metrics(): its metrics live in class attributes shared by every function of a process
+# (the local stack runs this one beside the API functions).
+metrics = EphemeralMetrics()
 # A batch whose records all failed is answered like any other (every record listed) rather than
 # by raising: SQS retries the same records either way, and a failing webhook is not a failure of
 # this function (the NotificationsFailed metric and the dead-letter alarm report it).

@@ -7,14 +7,16 @@ One log line per subscription per round.
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eventlog import propagation
 
 logger = Logger()
-metrics = Metrics()
+# Not Metrics(): its metrics live in class attributes shared by every function of a process
+# (the local stack runs this one beside the API functions).
+metrics = EphemeralMetrics()
 
 FAILED = ("failed", "disabled", "error")
 
