@@ -69,3 +69,16 @@ def test_notifications_statistics_validate_their_range(api, app):
     reply = api.stats(app.id, "notifications", since="2026-01-02T00:00:00Z", until="2026-01-01")
     assert reply.status == 400
     assert api.stats(app.id, "notifications", level="ERROR").status == 400
+
+
+def test_heartbeats_are_not_logs_processed(api, aws):
+    from eventlog.apps import create_app
+    from eventlog.ingestion import ingest_one
+    from eventlog.models.events import HEARTBEAT_NAME
+
+    default = create_app("default")
+    for _ in range(3):
+        ingest_one(default.id, {"name": HEARTBEAT_NAME, "service": "propagator"})
+    assert api.ingest(default.id, {"message": "a client's log"}).status == 201
+    reply = api.metrics(role="admin")
+    assert reply.body == {"logs_processed": 1, "notifications_sent": 0}

@@ -83,13 +83,12 @@ from typing import Any
 from eventlog import db, ingestion, outbound, registry, repository, subscriptions
 from eventlog.config import get_settings
 from eventlog.ids import highest_ulid
-from eventlog.models.events import Event
+from eventlog.models.events import HEARTBEAT_NAME, Event
 from eventlog.models.subscriptions import Subscription
+from eventlog.registry import DEFAULT_APP_NAME
 from eventlog.timeutil import epoch_seconds, format_iso, parse_iso, utcnow
 
-HEARTBEAT_NAME = "eventlog.heartbeat"
 HEARTBEAT_SERVICE = "propagator"
-DEFAULT_APP_NAME = "default"
 
 # Reads of one subscription in one round (about 35 read units at 1 KB an event).
 MAX_ITEMS_READ = 1000

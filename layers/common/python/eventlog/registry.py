@@ -17,6 +17,8 @@ from eventlog import db
 from eventlog.errors import ConflictError, NotFoundError
 
 APPS_INDEX_KEY = "APPS"
+# The app of the seed APIs that have no apps, and of the propagator's heartbeats.
+DEFAULT_APP_NAME = "default"
 KEYS_INDEX_KEY = "KEYS"
 
 

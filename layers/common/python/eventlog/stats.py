@@ -25,6 +25,7 @@ from eventlog.aggregation import (
 from eventlog.buckets import Granularity, Run, count_buckets, cover
 from eventlog.errors import InvalidInputError, NotFoundError
 from eventlog.models.base import Level
+from eventlog.models.events import HEARTBEAT_NAME
 from eventlog.models.stats import (
     FIRST_YEAR,
     LAST_YEAR,
@@ -293,18 +294,21 @@ def notifications(app_id: int, query: StatsRange) -> NotificationCounts:
 ALL_TIME = Run(DAY, datetime(FIRST_YEAR, 1, 1, tzinfo=UTC), datetime(LAST_YEAR, 1, 1, tzinfo=UTC))
 
 
-DEFAULT_APP = "default"
-
-
 def metrics(app_id: int | None) -> Metrics:
     """All-time totals of an app (None: the `default` app): events stored, notifications sent."""
     if app_id is None:
-        app_id = registry.app_id_by_name(DEFAULT_APP)
+        app_id = registry.app_id_by_name(registry.DEFAULT_APP_NAME)
         if app_id is None:
-            raise NotFoundError(f"there is no '{DEFAULT_APP}' app: create it, or use an app's key")
+            raise NotFoundError(
+                f"there is no '{registry.DEFAULT_APP_NAME}' app: create it, or use an app's key"
+            )
     registry.require_app(app_id)
     buckets = aggregation.read_counts(app_id, [ALL_TIME])
+    # The propagator's heartbeats are the service's own events, not logs a client sent.
+    heartbeats = _counters(_levels(None), HEARTBEAT_NAME)
     return Metrics(
-        logs_processed=sum(_sum(bucket, _counters(_levels(None))) for bucket in buckets),
+        logs_processed=sum(
+            _sum(bucket, _counters(_levels(None))) - _sum(bucket, heartbeats) for bucket in buckets
+        ),
         notifications_sent=sum(_sum(bucket, [NOTIFICATIONS_SENT]) for bucket in buckets),
     )

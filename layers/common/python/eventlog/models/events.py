@@ -21,6 +21,9 @@ from eventlog.models.base import (
     UtcDatetime,
 )
 
+# The propagator's own event, written into the default app every round (eventlog.propagation).
+HEARTBEAT_NAME = "eventlog.heartbeat"
+
 
 class EventIn(Model):
     """One event as a client sends it."""
