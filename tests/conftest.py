@@ -502,6 +502,26 @@ class Api:
         set_caller(event, "user", _int_or_none(app_id), "k_user_tests")
         return invoke_http("stats", event)
 
+    def unscoped(
+        self,
+        function: str,
+        method: str,
+        resource: str,
+        body: Any = None,
+        query: dict[str, Any] | None = None,
+        role: str = "user",
+        app_id: int | None = None,
+    ) -> HttpResponse:
+        """A route without an app in its path (the seed APIs'): the credential's app applies."""
+        event = sample_event("stats_timeseries")
+        event["httpMethod"] = event["requestContext"]["httpMethod"] = method
+        event["resource"] = event["requestContext"]["resourcePath"] = resource
+        set_query(set_path(event), query)
+        if body is not None:
+            set_body(event, body)
+        set_caller(event, role, app_id, f"k_{role}_tests")
+        return invoke_http(function, event)
+
     def metrics(self, role: str = "user", app_id: int | None = None) -> HttpResponse:
         """Seed 002's GET /metrics, with a credential of this role and app."""
         event = sample_event("stats_timeseries")

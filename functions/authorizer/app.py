@@ -41,6 +41,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
         )
     },
     ("GET", "/metrics"): READERS,
+    ("POST", "/logs"): WRITERS,
+    ("GET", "/logs"): READERS,
 }
 
 

@@ -1,4 +1,5 @@
-"""Ingest: POST /apps/{app_id}/events, one event or a batch of up to 100."""
+"""Ingest: POST /apps/{app_id}/events, one event or a batch of up to 100; seed 002's POST /logs
+(a JSON log object or one text log line)."""
 
 from http import HTTPStatus
 from typing import Any
@@ -8,10 +9,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from eventlog_api import create_resolver, json_body, json_response
+from eventlog_api import caller_app_id, create_resolver, json_body, json_response, text_body
 
-from eventlog import idempotency, ingestion
+from eventlog import idempotency, ingestion, logs
 from eventlog.models.events import BatchResult, Event
+from eventlog.models.logs import LogAccepted
 
 logger = Logger()
 metrics = Metrics()
@@ -63,6 +65,21 @@ def post_events(app_id: int) -> Response[Event | BatchResult]:
     else:
         answer = _ingest(app_id, payload)
     return json_response(answer["body"], answer["status"])
+
+
+@app.post("/logs")
+def post_log() -> Response[LogAccepted]:
+    """Seed 002: into the caller's app (an admin's: the default app)."""
+    stored = logs.ingest_log(caller_app_id(app), text_body(app, "a log"))
+    logger.info("log stored", extra={"app_id": stored.app_id, "event_id": stored.id})
+    return json_response(LogAccepted(), HTTPStatus.CREATED)
+
+
+@app.exception_handler(logs.InvalidLogError)
+def _invalid_log(error: logs.InvalidLogError) -> Response:
+    # The seed's exact body; what was wrong goes to the log.
+    logger.info("invalid log data", extra={"details": error.details})
+    return json_response({"error": "Invalid log data"}, HTTPStatus.BAD_REQUEST)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -1,4 +1,5 @@
-"""Query: list and get an app's events; the unauthenticated health check."""
+"""Query: list and get an app's events; seed 002's GET /logs; the unauthenticated health
+check."""
 
 from typing import Annotated
 
@@ -7,10 +8,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from eventlog_api import create_resolver, json_response, known_query
+from eventlog_api import caller_app_id, create_resolver, json_response, known_query
 
-from eventlog import queries
+from eventlog import logs, queries
 from eventlog.models.events import Event, EventPage, EventQuery
+from eventlog.models.logs import LogQuery, LogRecord
 
 logger = Logger()
 app = create_resolver()
@@ -30,6 +32,13 @@ def list_events(app_id: int, query: Annotated[EventQuery, Query()]) -> Response[
 @app.get("/apps/<app_id>/events/<event_id>")
 def get_event(app_id: int, event_id: str) -> Response[Event]:
     return json_response(queries.get_event(app_id, event_id))
+
+
+@app.get("/logs")
+def list_logs(query: Annotated[LogQuery, Query()]) -> Response[list[LogRecord]]:
+    """Seed 002: the caller's app's most recent logs, sorted by timestamp."""
+    known_query(app, LogQuery)
+    return json_response(logs.list_logs(caller_app_id(app), query.level))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

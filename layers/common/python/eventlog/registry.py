@@ -93,6 +93,18 @@ def app_id_by_name(name: str) -> int | None:
     return int(claim["Item"]["app_id"]) if "Item" in claim else None
 
 
+def app_or_default(app_id: int | None) -> int:
+    """The app asked for, or (None: a credential without an app) the default app."""
+    if app_id is None:
+        app_id = app_id_by_name(DEFAULT_APP_NAME)
+        if app_id is None:
+            raise NotFoundError(
+                f"there is no '{DEFAULT_APP_NAME}' app: create it, or use an app's key"
+            )
+    require_app(app_id)
+    return app_id
+
+
 def require_app(app_id: int) -> dict[str, Any]:
     """The app, or NotFoundError: every app-scoped request starts here."""
     item = get_app(app_id)

@@ -23,7 +23,7 @@ from eventlog.aggregation import (
     service_counter,
 )
 from eventlog.buckets import Granularity, Run, count_buckets, cover
-from eventlog.errors import InvalidInputError, NotFoundError
+from eventlog.errors import InvalidInputError
 from eventlog.models.base import Level
 from eventlog.models.events import HEARTBEAT_NAME
 from eventlog.models.stats import (
@@ -296,13 +296,7 @@ ALL_TIME = Run(DAY, datetime(FIRST_YEAR, 1, 1, tzinfo=UTC), datetime(LAST_YEAR, 
 
 def metrics(app_id: int | None) -> Metrics:
     """All-time totals of an app (None: the `default` app): events stored, notifications sent."""
-    if app_id is None:
-        app_id = registry.app_id_by_name(registry.DEFAULT_APP_NAME)
-        if app_id is None:
-            raise NotFoundError(
-                f"there is no '{registry.DEFAULT_APP_NAME}' app: create it, or use an app's key"
-            )
-    registry.require_app(app_id)
+    app_id = registry.app_or_default(app_id)
     buckets = aggregation.read_counts(app_id, [ALL_TIME])
     # The propagator's heartbeats are the service's own events, not logs a client sent.
     heartbeats = _counters(_levels(None), HEARTBEAT_NAME)

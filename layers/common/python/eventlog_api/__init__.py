@@ -115,14 +115,20 @@ def caller_app_id(app: APIGatewayRestResolver) -> int | None:
     return int(app_id) if app_id else None
 
 
-def json_body(app: APIGatewayRestResolver) -> Any:
-    """The request body parsed as JSON, refusing oversized and malformed bodies."""
+def text_body(app: APIGatewayRestResolver, expected: str = "JSON") -> str:
+    """The request body, refusing oversized and empty ones."""
     body = app.current_event.decoded_body or ""
     size = len(body.encode())
     if size > MAX_BODY_BYTES:
         raise PayloadTooLargeError(f"the body is {size} bytes; the limit is {MAX_BODY_BYTES}")
     if not body.strip():
-        raise InvalidInputError("the body is empty: send JSON")
+        raise InvalidInputError(f"the body is empty: send {expected}")
+    return body
+
+
+def json_body(app: APIGatewayRestResolver) -> Any:
+    """The request body parsed as JSON, refusing oversized and malformed bodies."""
+    body = text_body(app)
     try:
         return json.loads(body)
     except json.JSONDecodeError as error:
