@@ -15,6 +15,12 @@ reliable): see tools/capacity.py for the rules. Setup (apps, keys, filling table
 Every ingest request also updates the aggregates (eventlog.aggregation): its write units include
 them, shown apart per table. The statistics (section 3) run in a process of their own, beside
 sections 1 and 2, for the minutes their setup takes in moto.
+
+Section 5 (notifications and propagation, figures without targets) runs in another process once
+sections 1 and 2 are done: the ingest path with alert rules, the notifier driven with SQS events
+like events/notifier_sqs.json, the propagator with events/propagator_schedule.json. The Powertools
+idempotency layers' own DynamoDB clients are metered too. Webhooks and subscriptions go to an HTTP
+server of the bench on 127.0.0.1 (ALLOWED_TARGET_NETWORKS=127.0.0.0/8): nothing else is contacted.
 """
 
 from __future__ import annotations
@@ -767,6 +773,401 @@ def measure_imports(runs: int) -> tuple[ImportCost, list[ImportCost]]:
     return boto3_cost, handlers
 
 
+# ---------------------------------------------------------------- 5. notifications and propagation
+
+RULES_MANY = 25  # eventlog.alerts.MAX_RULES_PER_APP: the most an app can have
+RULE_SINGLES = 10  # single ERROR events per app in (a)
+RULE_BATCHES = 1  # batches of BATCH ERROR events per app in (a)
+RULES_MATCHING = 4  # of the rules added in (a), those on the names the bench sends
+NOTIFY_MESSAGES = 5  # messages (SQS records) per notifier scenario, in one SQS event
+NOTIFY_WINDOW_MINUTES = 10
+NOTIFY_BACKGROUND = 200  # events over the window before the threshold scenario (setup)
+NOTIFY_MORE_THAN = 50  # the threshold: more matching events than this in the window
+PROPAGATED = 1_000
+PROPAGATION_BATCH = 100
+LOOPBACK_NETWORKS = "127.0.0.0/8"
+BENCH_SECRET = "whsec_bench_0123456789abcdef"  # noqa: S105 - a value for the loopback receiver
+
+
+class LoopbackReceiver:
+    """An HTTP server on 127.0.0.1 that answers 200 to every POST (webhooks, subscriptions) and
+    counts them, and the events of the subscription batches: the only address section 5
+    contacts (as tests/conftest.py's receiver, without pytest)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        receiver = self
+        self.requests = 0
+        self.events = 0  # events in the `eventlog` batches received
+        self._lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                payload = json.loads(body or b"null")
+                events = payload.get("events") if isinstance(payload, dict) else None
+                with receiver._lock:
+                    receiver.requests += 1
+                    receiver.events += len(events) if isinstance(events, list) else 0
+                answer = b'{"received":true}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@dataclass
+class RuleRun:
+    """(a): ingest requests of an app with `rules` alert rules, all matching its events."""
+
+    rules: int
+    singles: WriteRun
+    batches: WriteRun
+    get_item_rcu: float  # the former first read: a GetItem of the app, as registry.get_app
+    queued: int  # SQS messages the requests queued (one per event and matching rule)
+
+    @property
+    def runs(self) -> tuple[WriteRun, WriteRun]:
+        return self.singles, self.batches
+
+    @property
+    def queued_per_event(self) -> float:
+        return self.queued / (self.singles.events + self.batches.events)
+
+
+@dataclass
+class UnitsRun:
+    """What some notifier messages, or a propagator run, consumed."""
+
+    label: str
+    units: int  # notifications (messages processed), or events forwarded
+    usage: Any  # capacity.Usage
+    sent: int = 0  # requests the receiver got
+    note: str = ""
+    part: Any = None  # capacity.Usage of a part (the propagator's heartbeat)
+
+
+@dataclass
+class NotifyResults:
+    rules: list[RuleRun]
+    notifier: list[UnitsRun]
+    propagator: list[UnitsRun]
+    tables: dict[str, str]  # physical name -> logical id
+    seconds: float = 0.0
+
+
+def make_error_event(i: int, base: datetime) -> dict[str, Any]:
+    """An ERROR event, 100 ms after the previous one: the same times for every app of (a)."""
+    return {
+        **make_event(i, occurred=base + timedelta(milliseconds=100 * i)),
+        "level": "error",
+        "message": f"{NAMES[i % len(NAMES)]} failed #{i}: TimeoutError: request timed out",
+    }
+
+
+class NotificationQueue:
+    """The notification queue in moto, emptied after each look: moto's SendMessage counts every
+    message of its queue (quadratic in the queue's length), and nothing reads it here."""
+
+    def __init__(self) -> None:
+        import boto3
+
+        from eventlog.config import get_settings
+
+        self._sqs = boto3.client("sqs")
+        self._url = get_settings().notification_queue_url
+
+    def drain(self) -> int:
+        """How many messages the queue holds; it is empty afterwards."""
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self._url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        self._sqs.purge_queue(QueueUrl=self._url)
+        return int(attributes["ApproximateNumberOfMessages"])
+
+
+def _extra_rule(number: int, url: str) -> Any:
+    """One more rule, like those users add: ERROR events of one name to a webhook, half of them
+    with a threshold condition. The first RULES_MATCHING are on names the bench sends (one each),
+    the others on names it does not: moto's SQS slows down with every message queued at once."""
+    from eventlog.models.alerts import AlertRuleIn
+
+    name = NAMES[number % len(NAMES)] if number <= RULES_MATCHING else f"jobs.task{number:02d}"
+    fields: dict[str, Any] = {
+        "description": f"bench rule {number:02d}: {name} errors to the on-call webhook",
+        "min_level": "ERROR",
+        "event_name": name,
+        "channels": [{"type": "webhook", "url": url, "secret": BENCH_SECRET}],
+    }
+    if number % 2:
+        fields["condition"] = {
+            "type": "threshold",
+            "more_than": 10,
+            "window_minutes": NOTIFY_WINDOW_MINUTES,
+        }
+    return AlertRuleIn.model_validate(fields)
+
+
+def measure_rules(stack: Stack, queue: NotificationQueue, url: str) -> list[RuleRun]:
+    """(a) The ingest write path of apps with 0, 1 (the default) and RULES_MANY alert rules."""
+    from eventlog import alerts, registry
+    from eventlog.models.base import Level
+
+    base = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
+    runs = []
+    for count in (0, 1, RULES_MANY):
+        with stack.meter.paused():
+            tenant = stack.tenant(f"bench-rules-{count}")
+            [default] = alerts.list_rules(tenant.app_id, 10, None).items
+            if count == 0:
+                alerts.delete_rule(tenant.app_id, default.id)
+            for number in range(1, count):
+                alerts.create_rule(tenant.app_id, _extra_rule(number, url))
+            _, rules = alerts.app_and_rules(tenant.app_id)
+        if len(rules) != count:
+            raise RuntimeError(f"bench: an app with {len(rules)} rules, not {count}")
+        queue.drain()
+        rules_label = f"{count} rule{'s' * (count != 1)}"
+        singles = WriteRun(f"{rules_label}: {RULE_SINGLES} single ERROR events")
+        batches = WriteRun(f"{rules_label}: {RULE_BATCHES} batch of {BATCH} ERROR events")
+        bodies: list[tuple[Any, WriteRun]] = [
+            (make_error_event(i, base), singles) for i in range(RULE_SINGLES)
+        ]
+        for batch in range(RULE_BATCHES):
+            start = RULE_SINGLES + batch * BATCH
+            bodies.append(
+                ([make_error_event(i, base) for i in range(start, start + BATCH)], batches)
+            )
+        queued = expected = 0
+        for body, run in bodies:
+            events = body if isinstance(body, list) else [body]
+            run.add(stack.post_events(tenant, body), len(events))
+            queued += queue.drain()
+            expected += sum(
+                rule.matches(Level.ERROR, event["name"], event["service"])
+                for event in events
+                for rule in rules
+            )
+        with stack.meter.measure() as former:
+            registry.get_app(tenant.app_id)
+        for write_run in (singles, batches):
+            if write_run.outcomes != Counter({"accepted": write_run.events}):
+                raise RuntimeError(f"bench: {write_run.label}: {write_run.outcomes}")
+        if queued != expected:
+            raise RuntimeError(f"bench: {count} rules: {queued} messages queued, not {expected}")
+        runs.append(RuleRun(count, singles, batches, former.read_units, queued))
+    return runs
+
+
+def _sqs_event(bodies: list[str], receive_count: int = 1) -> dict[str, Any]:
+    """An SQS event for the notifier, one record per body, shaped like events/notifier_sqs.json."""
+    template = json.loads((ROOT / "events" / "notifier_sqs.json").read_text())["Records"][0]
+    records = []
+    for body in bodies:
+        record = copy.deepcopy(template)
+        record["messageId"] = str(uuid.uuid4())
+        record["body"] = body
+        record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+        records.append(record)
+    return {"Records": records}
+
+
+def measure_notifier(
+    stack: Stack, queue: NotificationQueue, receiver: LoopbackReceiver
+) -> list[UnitsRun]:
+    """(b) The notifier's units per message, (event, rule) as the write path queues them."""
+    from eventlog import alerts, apps, ingestion, notify_queue
+    from eventlog.models.alerts import AlertRuleIn
+
+    notifier = stack.functions["notifier"]
+    webhook = {"type": "webhook", "url": receiver.url, "secret": BENCH_SECRET}
+    threshold = {
+        "type": "threshold",
+        "more_than": NOTIFY_MORE_THAN,
+        "window_minutes": NOTIFY_WINDOW_MINUTES,
+    }
+
+    def new_rule(app_id: int, **fields: Any) -> Any:
+        rule_in = AlertRuleIn.model_validate({"channels": [webhook], **fields})
+        return alerts.create_rule(app_id, rule_in)
+
+    def error_event(i: int, occurred: datetime | None = None) -> dict[str, Any]:
+        event = make_event(i, occurred=occurred)
+        return {**event, "level": "error", "message": f"{event['name']} failed #{i}"}
+
+    def new_event(app_id: int, i: int) -> Any:
+        stored = ingestion.ingest_one(app_id, error_event(i)).event
+        queue.drain()  # what the write path queued: not read here
+        return stored
+
+    with stack.meter.paused():  # setup: apps, rules, events (their writes are section 1)
+        app_id = apps.create_app("bench-notify").id
+        # The threshold's window holds NOTIFY_BACKGROUND events, spread over its minutes.
+        now = datetime.now(UTC)
+        step = timedelta(minutes=NOTIFY_WINDOW_MINUTES) / NOTIFY_BACKGROUND
+        background = [
+            error_event(i, now - step * (NOTIFY_BACKGROUND - i)) for i in range(NOTIFY_BACKGROUND)
+        ]
+        for start in range(0, NOTIFY_BACKGROUND, BATCH):
+            ingestion.ingest_batch(app_id, background[start : start + BATCH])
+            queue.drain()
+        plain = [new_rule(app_id, description=f"plain {n}") for n in range(NOTIFY_MESSAGES)]
+        counted = [
+            new_rule(app_id, description=f"threshold {n}", condition=threshold)
+            for n in range(NOTIFY_MESSAGES)
+        ]
+        quiet = new_rule(app_id, description="cooldown")
+        events = [new_event(app_id, i) for i in range(2 * NOTIFY_MESSAGES + 1)]
+
+    def bodies(rules: list[Any], chosen: list[Any]) -> list[str]:
+        return [
+            notify_queue.message_body(app_id, rule.id, event)
+            for rule, event in zip(rules, chosen, strict=True)
+        ]
+
+    def process(label: str, batch: list[str], sent: int, receive_count: int = 1, note: str = ""):
+        before = receiver.requests
+        with stack.meter.measure() as used:
+            answer = notifier(_sqs_event(batch, receive_count))
+        if answer["batchItemFailures"]:
+            raise RuntimeError(f"bench: notifier, {label}: {answer['batchItemFailures']}")
+        got = receiver.requests - before
+        if got != sent:
+            raise RuntimeError(f"bench: notifier, {label}: {got} webhook requests, not {sent}")
+        return UnitsRun(label, len(batch), used, got, note)
+
+    first = bodies(plain, events[:NOTIFY_MESSAGES])
+    runs = [process("(b1) no condition, 1 webhook: notified", first, NOTIFY_MESSAGES)]
+    runs.append(
+        process(
+            f"(b2) as (b1), threshold over {NOTIFY_WINDOW_MINUTES} min: notified",
+            bodies(counted, events[NOTIFY_MESSAGES : 2 * NOTIFY_MESSAGES]),
+            NOTIFY_MESSAGES,
+        )
+    )
+    buckets = runs[-1].usage.evaluated[stack.aggregates_table] / NOTIFY_MESSAGES
+    kb = runs[-1].usage.evaluated_bytes[stack.aggregates_table] / NOTIFY_MESSAGES / 1024
+    runs[
+        -1
+    ].note = (
+        f" (more than {NOTIFY_MORE_THAN}: its Query read {buckets:.0f} minute buckets, {kb:.1f} KB)"
+    )
+    with stack.meter.paused():  # setup: the notification that starts the cooldown
+        process("cooldown claimed", bodies([quiet], events[-1:]), 1)
+    later = bodies([quiet] * NOTIFY_MESSAGES, events[:NOTIFY_MESSAGES])
+    runs.append(process("(b3) as (b1), suppressed by the cooldown", later, 0))
+    runs.append(process("(b4) (b1) redelivered: delivered before", first, 0, receive_count=2))
+    return runs
+
+
+def measure_propagator(
+    stack: Stack, queue: NotificationQueue, receiver: LoopbackReceiver
+) -> list[UnitsRun]:
+    """(c) One subscription forwarding PROPAGATED events, then a run with nothing new."""
+    from eventlog import apps, ingestion, propagation, subscriptions
+    from eventlog.config import get_settings
+    from eventlog.models.subscriptions import SubscriptionIn
+
+    propagator = stack.functions["propagator"]
+    with stack.meter.paused():  # setup: the heartbeat's app, the subscription, the events
+        apps.create_app(propagation.DEFAULT_APP_NAME)
+        app_id = apps.create_app("bench-propagated").id
+        subscription_in = {"url": receiver.url, "secret": BENCH_SECRET}
+        subscriptions.create_subscription(
+            app_id,
+            SubscriptionIn.model_validate({**subscription_in, "batch_size": PROPAGATION_BATCH}),
+        )
+        for start in range(0, PROPAGATED, BATCH):
+            ingestion.ingest_batch(app_id, [make_event(i) for i in range(start, start + BATCH)])
+            queue.drain()
+    os.environ["PROPAGATION_DELAY_SECONDS"] = "0"
+    get_settings.cache_clear()
+
+    heartbeats: list[Any] = []
+    write_heartbeat = propagation._write_heartbeat
+
+    def measured_heartbeat(report: Any) -> None:  # after the round's forwarding: alone
+        with stack.meter.measure() as used:
+            write_heartbeat(report)
+        heartbeats.append(used)
+
+    def run(label: str, forwarded: int) -> UnitsRun:
+        before = receiver.events
+        with (
+            mock.patch.object(propagation, "_write_heartbeat", measured_heartbeat),
+            stack.meter.measure() as used,
+        ):
+            summary = propagator({})
+        got = receiver.events - before
+        if summary["delivered_events"] != forwarded or got != forwarded or summary["failed"]:
+            raise RuntimeError(f"bench: propagator, {label}: {summary}, {got} events received")
+        if summary["rounds"] != 1:
+            raise RuntimeError(f"bench: propagator, {label}: {summary['rounds']} rounds, not 1")
+        return UnitsRun(label, max(forwarded, 1), used, got, part=heartbeats[-1])
+
+    return [
+        run(f"(c1) {PROPAGATED:,} new events, batch_size {PROPAGATION_BATCH}", PROPAGATED),
+        run("(c2) nothing new: one round, one subscription", 0),
+    ]
+
+
+def measure_notifications(stack: Stack) -> NotifyResults:
+    from eventlog import idempotency, notifications
+    from eventlog.config import get_settings
+
+    started = time.monotonic()
+    for name in ("notifier", "propagator"):
+        stack.functions[name] = stack._load(f"functions/{name}/")
+    os.environ["ALLOWED_TARGET_NETWORKS"] = LOOPBACK_NETWORKS
+    os.environ["MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR"] = "false"  # a purge at will
+    get_settings.cache_clear()
+    # The Powertools idempotency layers have clients of their own: the ingest path's
+    # (Idempotency-Key) and the notifier's (decisions and deliveries).
+    stack.meter.attach(idempotency._persistence().client)
+    stack.meter.attach(notifications._persistence().client)
+    tables = {
+        str(stack.template.physical_ids[name]): name
+        for name in ("EventsTable", "RegistryTable", "AggregatesTable", "IdempotencyTable")
+    }
+    receiver = LoopbackReceiver()
+    queue = NotificationQueue()
+    try:
+        rules = measure_rules(stack, queue, receiver.url)
+        notifier = measure_notifier(stack, queue, receiver)
+        propagator = measure_propagator(stack, queue, receiver)
+    finally:
+        receiver.close()
+    return NotifyResults(rules, notifier, propagator, tables, time.monotonic() - started)
+
+
+def measure_notifications_apart() -> NotifyResults:
+    """Section 5 in a process of its own (spawned), with its own tables, queue and topic in moto
+    and its own settings (loopback targets allowed, no propagation delay)."""
+    import moto
+
+    # The notifier and the propagator log a line per message and subscription to stdout (their
+    # Powertools loggers keep the stream they found): not into the report this process shares.
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), moto.mock_aws():
+        return measure_notifications(Stack())
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -793,6 +1194,7 @@ class Results:
     tables: tuple[str, str] = ("EventsTable", "AggregatesTable")  # physical names in moto
     boto3_import: ImportCost | None = None
     imports: list[ImportCost] | None = None
+    notifications: NotifyResults | None = None
     errors: dict[str, str] = field(default_factory=dict)  # section -> what went wrong
     import_runs: int = IMPORT_RUNS
 
@@ -949,6 +1351,87 @@ def _print_imports(boto3_import: ImportCost, imports: list[ImportCost]) -> None:
         print(f"   {cost.label:<30} {', '.join(f'{name} {ms:.0f} ms' for name, ms in cost.extra)}")
 
 
+def _print_notifications(results: NotifyResults) -> None:
+    registry = next(name for name, logical in results.tables.items() if logical == "RegistryTable")
+    print(
+        "   (a) ingest with alert rules: the app and its rules in one Query, where a GetItem of "
+        "the app was before;\n   each (event, matching rule) is one SQS message (msgs/event), not "
+        f"DynamoDB. {RULES_MATCHING} of the {RULES_MANY} rules are on names sent"
+    )
+    print(
+        f"   {'scenario':<40} {'events':>6} {'reqs':>4} {'WCU/event':>9} {'RCU/req':>7} "
+        f"{'Query RCU':>9} {'GetItem':>7} {'extra':>6} {'Query items/KB':>14} {'msgs/event':>10}"
+    )
+    for rule_run in results.rules:
+        for run in rule_run.runs:
+            handler = run.handler
+            query_rcu = handler.op_read[f"{registry}.Query"] / run.requests
+            items = handler.evaluated[registry] / run.requests
+            kb = handler.evaluated_bytes[registry] / run.requests / 1024
+            print(
+                f"   {run.label:<40} {run.events:>6} {run.requests:>4} {run.wcu_per_event:>9.2f} "
+                f"{handler.read_units / run.requests:>7.2f} {query_rcu:>9.2f} "
+                f"{rule_run.get_item_rcu:>7.2f} {query_rcu - rule_run.get_item_rcu:>+6.2f} "
+                f"{f'{items:.0f} / {kb:.1f}':>14} {rule_run.queued_per_event:>10.2f}   no target"
+            )
+    print(
+        "   RCU/req: the ingest handler's, all of it this Query (eventually consistent); GetItem: "
+        "the app's item\n   alone (registry.get_app), the read the Query replaced; extra: "
+        "the difference, per request."
+    )
+    counts = " / ".join(str(rule_run.rules) for rule_run in results.rules)
+    for index, kind in enumerate(("single events", f"batches of {BATCH}")):
+        figures = [rule_run.runs[index].wcu_per_event for rule_run in results.rules]
+        same = all(abs(figure - figures[0]) < 1e-9 for figure in figures)
+        shown = " / ".join(f"{figure:.2f}" for figure in figures)
+        verdict = "unchanged by the rules" if same else "CHANGED by the rules"
+        print(f"   WCU per event, {kind}, {counts} rules: {shown}: {verdict}   no target")
+
+    print(
+        "\n   (b) notifier (functions/notifier/app.py): an SQS event of "
+        f"{NOTIFY_MESSAGES} records, each an (event, rule);\n   rules with one webhook to "
+        "127.0.0.1 and the default cooldown "
+        "(300 s), a rule per record in (b1), (b2)"
+    )
+    print(f"   {'scenario':<52} {'msgs':>4} {'sent':>4} {'WCU/msg':>8} {'RCU/msg':>8}")
+    for run in results.notifier:
+        print(
+            f"   {run.label:<52} {run.units:>4} {run.sent:>4} "
+            f"{run.usage.write_units / run.units:>8.2f} {run.usage.read_units / run.units:>8.2f}"
+            f"   no target{run.note}"
+        )
+    print("   per message, by table and operation:")
+    for run in results.notifier:
+        for number, part in enumerate(_operations(run.usage, run.units)):
+            print(f"   {run.label[:4] if number == 0 else '':<4} {part}")
+
+    print(
+        "\n   (c) propagator (functions/propagator/app.py): one subscription to 127.0.0.1, "
+        "PROPAGATION_DELAY_SECONDS=0;\n   a run is one round, its heartbeat (an event in the "
+        "'default' app) included and shown apart"
+    )
+    print(
+        f"   {'scenario':<46} {'events':>6} {'reqs':>4} {'WCU':>6} {'RCU':>6} "
+        f"{'WCU/event':>9} {'RCU/event':>9}   heartbeat WCU / RCU"
+    )
+    for run in results.propagator:
+        write, read = run.usage.write_units, run.usage.read_units
+        per = f"{write / run.sent:>9.3f} {read / run.sent:>9.3f}" if run.sent else f"{'-':>9} " * 2
+        print(
+            f"   {run.label:<46} {run.sent:>6} {run.usage.calls.total():>4} {write:>6.2f} "
+            f"{read:>6.2f} {per.rstrip():>19}   {run.part.write_units:.2f} / "
+            f"{run.part.read_units:.2f}   no target"
+        )
+    print("   per run, by table and operation:")
+    for run in results.propagator:
+        for number, part in enumerate(_operations(run.usage, 1)):
+            print(f"   {run.label[:4] if number == 0 else '':<4} {part}")
+    print(
+        "   reqs: DynamoDB requests. Not counted (setup): apps, rules, the subscription, the "
+        f"events.\n   Section 5 took {results.seconds:.0f} s, in a process of its own."
+    )
+
+
 def targets_of(results: Results) -> list[Target]:
     targets = []
     writes = results.writes
@@ -1001,6 +1484,9 @@ def report(results: Results, seconds: float) -> list[Target]:
         ("imports", f"4. Cold import of each handler, {results.import_runs} fresh runs",
          "PYTHONPATH=layers/common/python:functions/<name>, tracing disabled (as outside Lambda)",
          lambda: _print_imports(results.boto3_import, results.imports)),
+        ("notifications", "5. Notifications and propagation: DynamoDB request units",
+         "ingest with alert rules, the notifier, the propagator: AWS in moto, HTTP to 127.0.0.1",
+         lambda: _print_notifications(results.notifications)),
     )  # fmt: skip
     for key, title, subtitle, show in sections:
         print(f"\n{title}\n   {subtitle}")
@@ -1055,7 +1541,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import moto
 
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as apart:
+    spawn = multiprocessing.get_context("spawn")
+    with (
+        ProcessPoolExecutor(1, mp_context=spawn) as apart,
+        ProcessPoolExecutor(1, mp_context=spawn) as after,
+    ):
         stats = apart.submit(measure_stats_apart)
         with moto.mock_aws():
             try:
@@ -1069,10 +1559,16 @@ def main(argv: list[str] | None = None) -> int:
                     results.small, results.large = measure_reads(stack, tenant, args.full)
                 except Exception as error:
                     results.errors["reads"] = _describe(error)
+        # Section 5 once sections 1 and 2 are done, beside section 3's long setup.
+        notifications = after.submit(measure_notifications_apart)
         try:
             results.stats = stats.result()
         except Exception as error:
             results.errors["stats"] = _describe(error)
+        try:
+            results.notifications = notifications.result()
+        except Exception as error:
+            results.errors["notifications"] = _describe(error)
     try:
         results.boto3_import, results.imports = measure_imports(args.runs)
     except Exception as error:
