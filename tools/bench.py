@@ -852,7 +852,7 @@ class LoopbackReceiver:
 
 @dataclass
 class RuleRun:
-    """(a): ingest requests of an app with `rules` alert rules, all matching its events."""
+    """(a): ingest requests of an app with `rules` alert rules."""
 
     rules: int
     singles: WriteRun
@@ -874,9 +874,9 @@ class UnitsRun:
     """What some notifier messages, or a propagator run, consumed."""
 
     label: str
-    units: int  # notifications (messages processed), or events forwarded
+    units: int  # messages processed; events forwarded (1 for a run that forwarded none)
     usage: Any  # capacity.Usage
-    sent: int = 0  # requests the receiver got
+    sent: int = 0  # webhook requests received (notifier); events received (propagator)
     note: str = ""
     part: Any = None  # capacity.Usage of a part (the propagator's heartbeat)
 
