@@ -43,6 +43,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/metrics"): READERS,
     ("POST", "/logs"): WRITERS,
     ("GET", "/logs"): READERS,
+    ("GET", "/api/ready"): WRITERS,
+    ("GET", "/ready"): WRITERS,
 }
 
 

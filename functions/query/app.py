@@ -1,5 +1,5 @@
-"""Query: list and get an app's events; seed 002's GET /logs; the unauthenticated health
-check."""
+"""Query: list and get an app's events; seed 002's GET /logs; seed 003's readiness; the
+unauthenticated health check."""
 
 from typing import Annotated
 
@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from eventlog_api import caller_app_id, create_resolver, json_response, known_query
 
-from eventlog import logs, queries
+from eventlog import logs, queries, registry
 from eventlog.models.events import Event, EventPage, EventQuery
 from eventlog.models.logs import LogQuery, LogRecord
 
@@ -21,6 +21,18 @@ app = create_resolver()
 @app.get("/health")
 def health() -> Response[dict[str, str]]:
     return json_response({"status": "ok"})
+
+
+@app.get("/api/ready")
+@app.get("/ready")
+def ready() -> Response[dict[str, str]]:
+    """Seed 003 (its document says /api/ready, its code /ready): ready only when DynamoDB
+    answers."""
+    reason = registry.database_answers()
+    if reason:
+        logger.warning("not ready", extra={"reason": reason})
+        return json_response({"status": "not ready", "reason": reason}, 503)
+    return json_response({"status": "ready"})
 
 
 @app.get("/apps/<app_id>/events")

@@ -141,3 +141,28 @@ def test_listing_refuses_parameters_it_does_not_take(api, app):
 def test_an_oversized_log_is_413(api, app):
     reply = post_log(api, app.id, {**SEED_LOG, "message": "x" * 300_000})
     assert reply.status == 413
+
+
+# ---------------------------------------------------------------- seed 003's readiness
+
+
+@pytest.mark.parametrize("path", ["/api/ready", "/ready"])
+def test_ready_when_the_database_answers(api, aws, path):
+    reply = api.unscoped("query", "GET", path, role="ingest", app_id=1)
+    assert (reply.status, reply.body) == (200, {"status": "ready"})
+
+
+def test_not_ready_with_a_reason_when_the_database_does_not_answer(api, aws, monkeypatch):
+    from eventlog import db
+
+    class Unreachable:
+        def get_item(self, **_: Any) -> Any:
+            from botocore.exceptions import EndpointConnectionError
+
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+
+    monkeypatch.setattr(db, "registry_table", Unreachable)
+    reply = api.unscoped("query", "GET", "/api/ready", role="ingest", app_id=1)
+    assert reply.status == 503
+    assert reply.body["status"] == "not ready"
+    assert "EndpointConnectionError" in reply.body["reason"]

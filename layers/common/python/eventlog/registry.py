@@ -93,6 +93,17 @@ def app_id_by_name(name: str) -> int | None:
     return int(claim["Item"]["app_id"]) if "Item" in claim else None
 
 
+def database_answers() -> str | None:
+    """None when DynamoDB answers a read of the registry; else why not (seed 003's readiness)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        db.registry_table().get_item(Key={"pk": "COUNTER", "sk": "apps"})
+    except (BotoCoreError, ClientError) as error:
+        return f"the database does not answer: {type(error).__name__}"
+    return None
+
+
 def app_or_default(app_id: int | None) -> int:
     """The app asked for, or (None: a credential without an app) the default app."""
     if app_id is None:
