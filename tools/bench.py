@@ -46,8 +46,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest import mock
+
+if TYPE_CHECKING:
+    from loopback_receiver import LoopbackReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMON = ROOT / "layers" / "common" / "python"
@@ -806,48 +809,10 @@ LOOPBACK_NETWORKS = "127.0.0.0/8"
 BENCH_SECRET = "whsec_bench_0123456789abcdef"  # noqa: S105 - a value for the loopback receiver
 
 
-class LoopbackReceiver:
-    """An HTTP server on 127.0.0.1 that answers 200 to every POST (webhooks, subscriptions) and
-    counts them, and the events of the subscription batches: the only address section 5
-    contacts (as tests/conftest.py's receiver, without pytest)."""
-
-    def __init__(self) -> None:
-        import http.server
-        import threading
-
-        receiver = self
-        self.requests = 0
-        self.events = 0  # events in the `eventlog` batches received
-        self._lock = threading.Lock()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                payload = json.loads(body or b"null")
-                events = payload.get("events") if isinstance(payload, dict) else None
-                with receiver._lock:
-                    receiver.requests += 1
-                    receiver.events += len(events) if isinstance(events, list) else 0
-                answer = b'{"received":true}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+def forwarded_events(receiver: LoopbackReceiver) -> int:
+    """Events in the `eventlog` batches the receiver got."""
+    payloads = [request.json for request in receiver.requests]
+    return sum(len(p.get("events") or []) for p in payloads if isinstance(p, dict))
 
 
 @dataclass
@@ -1060,12 +1025,12 @@ def measure_notifier(
         ]
 
     def process(label: str, batch: list[str], sent: int, receive_count: int = 1, note: str = ""):
-        before = receiver.requests
+        before = len(receiver.requests)
         with stack.meter.measure() as used:
             answer = notifier(_sqs_event(batch, receive_count))
         if answer["batchItemFailures"]:
             raise RuntimeError(f"bench: notifier, {label}: {answer['batchItemFailures']}")
-        got = receiver.requests - before
+        got = len(receiver.requests) - before
         if got != sent:
             raise RuntimeError(f"bench: notifier, {label}: {got} webhook requests, not {sent}")
         return UnitsRun(label, len(batch), used, got, note)
@@ -1126,13 +1091,13 @@ def measure_propagator(
         heartbeats.append(used)
 
     def run(label: str, forwarded: int) -> UnitsRun:
-        before = receiver.events
+        before = forwarded_events(receiver)
         with (
             mock.patch.object(propagation, "_write_heartbeat", measured_heartbeat),
             stack.meter.measure() as used,
         ):
             summary = propagator({})
-        got = receiver.events - before
+        got = forwarded_events(receiver) - before
         if summary["delivered_events"] != forwarded or got != forwarded or summary["failed"]:
             raise RuntimeError(f"bench: propagator, {label}: {summary}, {got} events received")
         if summary["rounds"] != 1:
@@ -1163,6 +1128,8 @@ def measure_notifications(stack: Stack) -> NotifyResults:
         str(stack.template.physical_ids[name]): name
         for name in ("EventsTable", "RegistryTable", "AggregatesTable", "IdempotencyTable")
     }
+    from loopback_receiver import LoopbackReceiver
+
     receiver = LoopbackReceiver()
     queue = NotificationQueue()
     try:
