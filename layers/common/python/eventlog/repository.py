@@ -107,6 +107,16 @@ class QueryPage:
     last_id: str | None  # where the next page starts; None at the end of the range
 
 
+def _event_pages(query: dict[str, Any]) -> Iterator[QueryPage]:
+    for reply in db.query_pages(db.events_table(), **query):
+        last_key = reply.get("LastEvaluatedKey")
+        yield QueryPage(
+            events=[from_item(item) for item in reply["Items"]],
+            evaluated=reply["ScannedCount"],
+            last_id=last_key["sk"].removeprefix("E#") if last_key else None,
+        )
+
+
 def query_event_pages(
     app_id: int,
     *,
@@ -132,13 +142,7 @@ def query_event_pages(
     }
     if start_after_id:
         query["ExclusiveStartKey"] = _event_key(app_id, start_after_id)
-    for reply in db.query_pages(db.events_table(), **query):
-        last_key = reply.get("LastEvaluatedKey")
-        yield QueryPage(
-            events=[from_item(item) for item in reply["Items"]],
-            evaluated=reply["ScannedCount"],
-            last_id=last_key["sk"].removeprefix("E#") if last_key else None,
-        )
+    yield from _event_pages(query)
 
 
 def event_pages_ascending(
@@ -184,13 +188,7 @@ def event_pages_ascending(
         # The lower bound is inclusive: starting after it makes it exclusive.
         "ExclusiveStartKey": _event_key(app_id, after_id),
     }
-    for reply in db.query_pages(db.events_table(), **query):
-        last_key = reply.get("LastEvaluatedKey")
-        yield QueryPage(
-            events=[from_item(item) for item in reply["Items"]],
-            evaluated=reply["ScannedCount"],
-            last_id=last_key["sk"].removeprefix("E#") if last_key else None,
-        )
+    yield from _event_pages(query)
 
 
 def delete_event(app_id: int, event_id: str) -> Event | None:
