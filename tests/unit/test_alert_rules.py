@@ -328,18 +328,18 @@ def test_an_sns_topic_of_another_account_is_refused(api, app):
 
 
 def test_deleting_a_rule_forgets_its_cooldowns(api, aws, app):
-    from eventlog import db, notifications
+    from eventlog import alerts, db
     from eventlog.models.base import Level
 
     rule = create(api, app.id, {"channels": [{"type": "sns"}]}).body
     table = db.aggregates_table()
     for level in (Level.ERROR, Level.CRITICAL):
-        table.put_item(Item={**notifications.cooldown_key(app.id, rule["id"], level), "x": 1})
-    other = notifications.cooldown_key(app.id, "r_other", Level.ERROR)
+        table.put_item(Item={**alerts.cooldown_key(app.id, rule["id"], level), "x": 1})
+    other = alerts.cooldown_key(app.id, "r_other", Level.ERROR)
     table.put_item(Item={**other, "x": 1})
     assert api.admin_request("DELETE", RULE, app_id=app.id, rule_id=rule["id"]).status == 200
     left = table.query(
         KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": notifications.cooldown_partition(app.id)},
+        ExpressionAttributeValues={":pk": alerts.cooldown_partition(app.id)},
     )["Items"]
     assert [item["sk"] for item in left] == [other["sk"]]

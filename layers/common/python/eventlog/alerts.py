@@ -106,16 +106,9 @@ def default_rule_item(app_id: int, created_at: str) -> dict[str, Any]:
     return _to_item(rule)
 
 
-def _rule_items(app_id: int, limit: int | None = None, after: str | None = None) -> list[dict]:
-    query: dict[str, Any] = {
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :rule)",
-        "ExpressionAttributeValues": {":pk": registry.app_partition(app_id), ":rule": RULE_PREFIX},
-    }
-    if after:
-        query["ExclusiveStartKey"] = _rule_key(app_id, after)
-    if limit:
-        query["Limit"] = limit
-    return db.registry_table().query(**query)["Items"]
+def _rule_items(app_id: int, limit: int, after: str | None = None) -> list[dict]:
+    after_sk = f"{RULE_PREFIX}{after}" if after else None
+    return registry.owned_items(app_id, RULE_PREFIX, limit, after_sk)
 
 
 def create_rule(app_id: int, rule_in: AlertRuleIn) -> AlertRule:
@@ -193,10 +186,17 @@ def delete_rule(app_id: int, rule_id: str) -> AlertRule:
     return _from_item(reply["Attributes"])
 
 
+def cooldown_partition(app_id: int) -> str:
+    """Where the notifier claims a rule's cooldowns (aggregates table), one item per level."""
+    return f"APP#{app_id}#ALERT"
+
+
+def cooldown_key(app_id: int, rule_id: str, level: Level) -> dict[str, str]:
+    return {"pk": cooldown_partition(app_id), "sk": f"{rule_id}|{level.value}"}
+
+
 def _forget_cooldowns(app_id: int, rule_id: str) -> None:
     """The notifier's cooldown claims of a deleted rule (one per level at most)."""
-    from eventlog.notifications import cooldown_partition
-
     table = db.aggregates_table()
     claims = table.query(
         KeyConditionExpression="pk = :pk AND begins_with(sk, :rule)",

@@ -175,14 +175,6 @@ def evaluate_condition(app_id: int, rule: AlertRule, now: datetime) -> tuple[boo
 # ---------------------------------------------------------------- cooldown
 
 
-def cooldown_partition(app_id: int) -> str:
-    return f"APP#{app_id}#ALERT"
-
-
-def cooldown_key(app_id: int, rule_id: str, level: Level) -> dict[str, str]:
-    return {"pk": cooldown_partition(app_id), "sk": f"{rule_id}|{level.value}"}
-
-
 def claim_cooldown(
     app_id: int, rule: AlertRule, level: Level, event_id: str, now: datetime
 ) -> bool:
@@ -193,7 +185,7 @@ def claim_cooldown(
     now_ms = int(now.timestamp() * 1000)
     try:
         db.aggregates_table().update_item(
-            Key=cooldown_key(app_id, rule.id, level),
+            Key=alerts.cooldown_key(app_id, rule.id, level),
             UpdateExpression="SET #last = :now, #by = :event",
             ConditionExpression="attribute_not_exists(#last) OR #last <= :cutoff OR #by = :event",
             ExpressionAttributeNames={"#last": "last_sent_at", "#by": "event_id"},

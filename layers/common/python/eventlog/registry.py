@@ -27,6 +27,19 @@ def app_partition(app_id: int) -> str:
     return f"APP#{app_id}"
 
 
+def owned_items(app_id: int, prefix: str, limit: int, after_sk: str | None = None) -> list[dict]:
+    """Up to `limit` items of an app's partition whose sort key starts with `prefix` (its alert
+    rules, its subscriptions), from after `after_sk`."""
+    query: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {":pk": app_partition(app_id), ":prefix": prefix},
+        "Limit": limit,
+    }
+    if after_sk:
+        query["ExclusiveStartKey"] = {"pk": app_partition(app_id), "sk": after_sk}
+    return db.registry_table().query(**query)["Items"]
+
+
 def _app_key(app_id: int) -> dict[str, str]:
     return {"pk": app_partition(app_id), "sk": "APP"}
 

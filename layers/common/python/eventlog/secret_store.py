@@ -5,6 +5,7 @@ CHANNEL_SECRETS_PREFIX: `<prefix>/<owner>/<name>`. The API never returns them; t
 the propagator read them when they deliver.
 """
 
+from collections.abc import Iterator
 from functools import cache, lru_cache
 from typing import Any
 
@@ -22,13 +23,14 @@ def _folder(owner: str) -> str:
     return f"{get_settings().channel_secrets_prefix.rstrip('/')}/{owner}"
 
 
-def _names(owner: str) -> list[str]:
+def _parameters(owner: str, decrypt: bool = False) -> Iterator[dict[str, Any]]:
     paginator = _ssm().get_paginator("get_parameters_by_path")
-    return [
-        parameter["Name"]
-        for page in paginator.paginate(Path=_folder(owner), Recursive=True)
-        for parameter in page["Parameters"]
-    ]
+    for page in paginator.paginate(Path=_folder(owner), Recursive=True, WithDecryption=decrypt):
+        yield from page["Parameters"]
+
+
+def _names(owner: str) -> list[str]:
+    return [parameter["Name"] for parameter in _parameters(owner)]
 
 
 def put(owner: str, values: dict[str, str]) -> None:
@@ -70,9 +72,7 @@ def read(owner: str, version: str) -> dict[str, str]:
 def _read(owner: str, version: str) -> tuple[tuple[str, str], ...]:
     del version  # part of the cache key only
     folder = _folder(owner)
-    paginator = _ssm().get_paginator("get_parameters_by_path")
     return tuple(
         (parameter["Name"].removeprefix(f"{folder}/"), parameter["Value"])
-        for page in paginator.paginate(Path=folder, Recursive=True, WithDecryption=True)
-        for parameter in page["Parameters"]
+        for parameter in _parameters(owner, decrypt=True)
     )

@@ -87,17 +87,8 @@ def create_subscription(app_id: int, request: SubscriptionIn) -> Subscription:
 
 
 def _subscription_items(app_id: int, limit: int, after: str | None = None) -> list[dict]:
-    query: dict[str, Any] = {
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :sub)",
-        "ExpressionAttributeValues": {
-            ":pk": registry.app_partition(app_id),
-            ":sub": SUBSCRIPTION_PREFIX,
-        },
-        "Limit": limit,
-    }
-    if after:
-        query["ExclusiveStartKey"] = subscription_key(app_id, after)
-    return db.registry_table().query(**query)["Items"]
+    after_sk = f"{SUBSCRIPTION_PREFIX}{after}" if after else None
+    return registry.owned_items(app_id, SUBSCRIPTION_PREFIX, limit, after_sk)
 
 
 def get_subscription(app_id: int, subscription_id: str) -> Subscription:
