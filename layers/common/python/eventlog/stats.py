@@ -299,10 +299,11 @@ def metrics(app_id: int | None) -> Metrics:
     app_id = registry.app_or_default(app_id)
     buckets = aggregation.read_counts(app_id, [ALL_TIME])
     # The propagator's heartbeats are the service's own events, not logs a client sent.
+    every_level = _counters(_levels(None))
     heartbeats = _counters(_levels(None), HEARTBEAT_NAME)
     return Metrics(
         logs_processed=sum(
-            _sum(bucket, _counters(_levels(None))) - _sum(bucket, heartbeats) for bucket in buckets
+            _sum(bucket, every_level) - _sum(bucket, heartbeats) for bucket in buckets
         ),
         notifications_sent=sum(_sum(bucket, [NOTIFICATIONS_SENT]) for bucket in buckets),
     )
