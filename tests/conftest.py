@@ -36,10 +36,8 @@ os.environ.update(_FAKE_AWS)
 import copy
 import fnmatch
 import functools
-import importlib.util
 import json
 import secrets
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -50,11 +48,13 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 from loopback_receiver import LoopbackReceiver, Received  # noqa: F401 - tests import both here
 from moto import mock_aws  # imported early: its botocore hooks then cover every client
 
-from local_stack import resources
+from local_stack import LocalStackProcess, resources
 from local_stack.resources import Provisioned, assign_physical_ids
+from local_stack.runtime import import_module_from
 from local_stack.template import Template, env_string, load_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -317,19 +317,11 @@ def store_event(aws: FakeAws) -> Callable[..., Any]:
 
 @functools.cache
 def handler_module(function: str) -> ModuleType:
-    """functions/<function>/app.py, imported once under the unique name `handler_<function>`."""
-    source = ROOT / "functions" / function / "app.py"
-    module_name = f"handler_{function}"
-    spec = importlib.util.spec_from_file_location(module_name, source)
-    assert spec is not None and spec.loader is not None, f"cannot import {source}"
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    sys.path.insert(0, str(source.parent))  # its sibling modules, as in Lambda
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(source.parent))
-    return module
+    """functions/<function>/app.py, imported once under the unique name `handler_<function>`,
+    with its sibling modules (several functions have a `tracker_routes.py`), as the local
+    stack imports it."""
+    code_dir = ROOT / "functions" / function
+    return import_module_from(code_dir / "app.py", code_dir, f"handler_{function}")
 
 
 @functools.cache
@@ -668,3 +660,50 @@ def loopback_targets(aws: FakeAws, monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("ALLOWED_TARGET_NETWORKS", "127.0.0.0/8,::1/128")
     get_settings.cache_clear()
+
+
+# ---------------------------------------------------------------- the local stack over HTTP
+# (integration and contract tests)
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LocalStackProcess]:
+    """The whole service from template.yaml, with the `default` app and an admin key made."""
+    with LocalStackProcess(port=0) as running:
+        yield running
+
+
+class StackSession(requests.Session):
+    """A requests session for the stack: absolute URLs, or paths on the stack's URL
+    (`http.get("/health")`); a 30 s timeout unless told otherwise. Credentials go per call:
+    `http.get("/apps", headers=http.admin)`, `headers=http.ingest` (the default app's key)."""
+
+    def __init__(self, stack: LocalStackProcess):
+        super().__init__()
+        self.base_url = stack.url
+        self.admin = {"x-api-key": stack.admin_key}
+        self.ingest = {"X-INGEST-KEY": stack.ingest_key}
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", 30)
+        if isinstance(url, str) and url.startswith("/"):
+            url = self.base_url + url
+        return super().request(method, url, *args, **kwargs)
+
+
+@pytest.fixture
+def http(stack: LocalStackProcess) -> Iterator[StackSession]:
+    with StackSession(stack) as session:
+        yield session
+
+
+@pytest.fixture
+def stack_aws(stack: LocalStackProcess):
+    """`stack_aws("dynamodb")`: a boto3 client on the stack's moto, to see what was stored.
+    (Not named `aws`: that is the in-process mock_aws fixture of tests/conftest.py.)"""
+
+    def client(service: str) -> Any:
+        return boto3.client(
+            service, endpoint_url=stack.endpoint_url, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",  # noqa: S106
+        )  # fmt: skip
+
+    return client

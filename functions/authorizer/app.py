@@ -45,6 +45,19 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/logs"): READERS,
     ("GET", "/api/ready"): WRITERS,
     ("GET", "/ready"): WRITERS,
+    # Seed 000 (event logging)
+    ("POST", "/events"): WRITERS,
+    ("GET", "/events"): READERS,
+    ("GET", "/events/{event_id}"): READERS,
+    # Seed 001 (event tracker); its /admin/v1 routes are for admins only, like every route
+    # not listed here.
+    ("POST", "/api/v1/events/{name}"): WRITERS,
+    ("GET", "/api/v1/events"): READERS,
+    ("GET", "/api/v1/event_history"): READERS,
+    ("GET", "/api/v1/event_frequencies/{name}/hist"): READERS,
+    # Seed 003 (consumer)
+    ("POST", "/api/event"): WRITERS,
+    ("POST", "/event"): WRITERS,
 }
 
 

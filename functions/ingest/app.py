@@ -4,6 +4,9 @@
 from http import HTTPStatus
 from typing import Any
 
+import consumer_routes
+import event_logging_routes
+import tracker_routes
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
@@ -18,6 +21,9 @@ from eventlog.models.logs import LogAccepted
 logger = Logger()
 metrics = Metrics()
 app = create_resolver()
+app.include_router(consumer_routes.router)
+app.include_router(event_logging_routes.router)
+app.include_router(tracker_routes.router)
 
 
 def _batch_status(result: BatchResult) -> HTTPStatus:

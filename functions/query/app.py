@@ -3,6 +3,9 @@ unauthenticated health check."""
 
 from typing import Annotated
 
+import docs_routes
+import event_logging_routes
+import tracker_routes
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -16,6 +19,9 @@ from eventlog.models.logs import LogQuery, LogRecord
 
 logger = Logger()
 app = create_resolver()
+app.include_router(docs_routes.router)
+app.include_router(event_logging_routes.router)
+app.include_router(tracker_routes.router)
 
 
 @app.get("/health")

@@ -3,6 +3,7 @@ PNG), notifications and seed 002's /metrics, all from the aggregates. Read-only.
 
 from typing import Annotated
 
+import tracker_routes
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -29,6 +30,7 @@ from eventlog.models.stats import (
 
 logger = Logger()
 app = create_resolver()
+app.include_router(tracker_routes.router)
 
 
 @app.get("/apps/<app_id>/stats/timeseries")
