@@ -112,8 +112,8 @@ class EventQuery(Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> "EventQuery":
-        if self.since and self.until and self.since > self.until:
-            raise ValueError("since must not be after until")
+        if self.since and self.until and self.since >= self.until:
+            raise ValueError("since must be before until")
         if self.cursor and self.offset:
             raise ValueError("page with either cursor or offset, not both")
         return self
