@@ -7,6 +7,7 @@ from typing import Any
 import consumer_routes
 import event_logging_routes
 import tracker_routes
+from answers import answer_once
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
@@ -14,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from eventlog_api import caller_app_id, create_resolver, json_body, json_response, text_body
 
-from eventlog import idempotency, ingestion, logs
+from eventlog import ingestion, logs
 from eventlog.models.events import BatchResult, Event
 from eventlog.models.logs import LogAccepted
 
@@ -59,17 +60,7 @@ def _ingest(app_id: int, payload: Any) -> dict[str, Any]:
 @app.post("/apps/<app_id>/events")
 def post_events(app_id: int) -> Response[Event | BatchResult]:
     payload = json_body(app)
-    key = app.current_event.headers.get("Idempotency-Key")
-    if key:
-        answer = idempotency.run_once(
-            scope=f"app:{app_id}",
-            key=key,
-            body=app.current_event.decoded_body or "",
-            compute=lambda: _ingest(app_id, payload),
-            lambda_context=app.lambda_context,
-        )
-    else:
-        answer = _ingest(app_id, payload)
+    answer = answer_once(app, f"app:{app_id}", lambda: _ingest(app_id, payload))
     return json_response(answer["body"], answer["status"])
 
 
