@@ -1,7 +1,6 @@
 """Admin: apps, keys, bearer tokens, deleting events, alert rules and subscriptions (admin
 credentials only; the authorizer enforces it)."""
 
-import time
 from http import HTTPStatus
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from deletion_deadline import deletion_deadline
 from eventlog_api import create_resolver, json_response
 
 from eventlog import apps, deletion, keys, tokens
@@ -89,17 +89,11 @@ def create_token(request: Annotated[TokenIn, Body()]) -> Response[TokenOut]:
     return json_response(tokens.mint_token(request), HTTPStatus.CREATED)
 
 
-# Left for answering after the last chunk of a deletion by name.
-DELETION_MARGIN_SECONDS = 3
-
-
 @app.delete("/apps/<app_id>/events")
 def delete_events_named(
     app_id: int, name: Annotated[Label, Query(description="Delete every event of this name")]
 ) -> Response[EventsDeleted]:
-    remaining = app.lambda_context.get_remaining_time_in_millis() / 1000
-    deadline = time.monotonic() + remaining - DELETION_MARGIN_SECONDS
-    result = deletion.delete_events_named(app_id, name, deadline)
+    result = deletion.delete_events_named(app_id, name, deletion_deadline(app.lambda_context))
     logger.info(
         "events deleted by name",
         extra={"app_id": app_id, "event_name": name, "deleted": result.deleted},

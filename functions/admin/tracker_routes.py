@@ -1,5 +1,27 @@
 """Seed 001 (event tracker): DELETE /admin/v1/events/{name}."""
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
+from urllib.parse import unquote
 
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from deletion_deadline import deletion_deadline
+from eventlog_api import caller_app_id, json_response
+
+from eventlog import tracker
+from eventlog.models.tracker import TrackerDeleted
+
+logger = Logger(child=True)
 router = Router()
+
+
+@router.delete("/admin/v1/events/<name>")
+def delete_occurrences(name: str) -> Response[TrackerDeleted]:
+    """Every occurrence of `name` in the default app (admin keys have no app of their own)."""
+    name = unquote(name)  # API Gateway passes path parameters percent-encoded
+    result = tracker.delete(caller_app_id(router), name, deletion_deadline(router.lambda_context))
+    logger.info(
+        "tracker events deleted",
+        extra={"event_name": name, "deleted": result.deleted, "complete": result.complete},
+    )
+    return json_response(result)

@@ -102,6 +102,17 @@ def _sum(bucket: CountsBucket, counters: list[str]) -> int:
     return sum(bucket.counters.get(counter, 0) for counter in counters)
 
 
+def name_counts(bucket: CountsBucket, levels: list[str] | None = None) -> Counter[str]:
+    """The count of each event name in a bucket, summed over `levels` (default: every level)."""
+    levels = levels or _levels(None)
+    counts: Counter[str] = Counter()
+    for counter, count in bucket.counters.items():
+        kind, name, level = aggregation.parse_counter(counter)
+        if kind == "n" and level in levels:
+            counts[name] += count
+    return counts
+
+
 def timeseries(app_id: int, query: TimeseriesQuery) -> Timeseries:
     registry.require_app(app_id)
     granularity = query.interval
@@ -191,12 +202,7 @@ def by_name(app_id: int, query: LevelFilter) -> ByName:
     first: dict[str, CountsBucket] = {}
     last: dict[str, CountsBucket] = {}
     for bucket in buckets:
-        seen: Counter[str] = Counter()
-        for counter, count in bucket.counters.items():
-            kind, name, level = aggregation.parse_counter(counter)
-            if kind == "n" and level in levels:
-                seen[name] += count
-        for name, count in seen.items():
+        for name, count in name_counts(bucket, levels).items():
             if count > 0:
                 totals[name] += count
                 first.setdefault(name, bucket)
@@ -292,6 +298,8 @@ def notifications(app_id: int, query: StatsRange) -> NotificationCounts:
 # Every day an app has counts for: only days with data are stored, so the read grows with the
 # days an app was used, not with its events.
 ALL_TIME = Run(DAY, datetime(FIRST_YEAR, 1, 1, tzinfo=UTC), datetime(LAST_YEAR, 1, 1, tzinfo=UTC))
+# Every hour an app has counts for: grows with the hours it was used.
+ALL_TIME_HOURS = Run(HOUR, ALL_TIME.start, ALL_TIME.end)
 
 
 def metrics(app_id: int | None) -> Metrics:
