@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from eventlog import aggregation, alerts, db, notify_queue, repository
+from eventlog import aggregation, alerts, db, notify_queue, repository, sequences
 from eventlog.config import get_settings
 from eventlog.errors import InvalidInputError
 from eventlog.ids import new_ulids
@@ -54,7 +54,8 @@ def _stamp(app_id: int, event_in: EventIn, event_id: str, received: datetime) ->
     )
 
 
-def _store(app_id: int, events_in: list[EventIn]) -> list[Stored]:
+def _store(app_id: int, events_in: list[EventIn], numbered: bool = False) -> list[Stored]:
+    """`numbered`: each event stored now also gets the app's next number (eventlog.sequences)."""
     _, rules = alerts.app_and_rules(app_id)
     received = utcnow()
     expires_at = epoch_seconds(received + timedelta(days=get_settings().retention_days))
@@ -73,6 +74,9 @@ def _store(app_id: int, events_in: list[EventIn]) -> list[Stored]:
             if repeated_of != i:
                 repeated[i] = repeated_of
     claiming = list(first_with_id.values())
+    if numbered:
+        for i in fresh:
+            events[i] = events[i].model_copy(update={"number": sequences.next_number(app_id)})
 
     earlier_claims = db.run_parallel(
         [
@@ -122,6 +126,15 @@ def ingest_one(app_id: int, raw: Any) -> Stored:
         original = repository.get_event(app_id, stored.event.id, epoch_seconds(utcnow()))
         return Stored("duplicate", original or stored.event)
     return stored
+
+
+def ingest_numbered(app_id: int, event_in: EventIn) -> Event:
+    """Store one event under the app's next number as well as its ULID (seed 000's integer ids).
+
+    Seed 000 sends no client event_id (only events without one are numbered): its retries are
+    answered once by their Idempotency-Key instead."""
+    (stored,) = _store(app_id, [event_in], numbered=True)
+    return stored.event
 
 
 def ingest_batch(app_id: int, raw_items: list[Any]) -> BatchResult:

@@ -1,17 +1,26 @@
-"""Reading events: one page newest first, or one event by id."""
+"""Reading events: one page newest first, or one event by id; numbered events (seed 000) by
+number."""
 
 import hashlib
+import re
 
 from eventlog import registry, repository, signing
 from eventlog.errors import InvalidInputError, NotFoundError
 from eventlog.ids import highest_ulid, is_ulid, lowest_ulid
-from eventlog.models.events import Event, EventPage, EventQuery
+from eventlog.models.events import Event, EventPage, EventQuery, NumberedEventPage
 from eventlog.timeutil import epoch_seconds, utcnow
 
 CURSOR_PURPOSE = "cursor"
 FILTERED_PAGE_SIZE = 100
 # Bounds what one request reads (about 35 read units at 1 KB an event), however rare the filter.
 MAX_ITEMS_READ = 1000
+# Event numbers are 1 to 15 digits (the width of their padded sort keys).
+NUMBER = re.compile(r"^[0-9]{1,15}$")
+# Index items read by one listing of numbered events, live or expired (about 8 read units).
+MAX_NUMBERS_READ = 10_000
+# A listing of numbered events stops past this much JSON: Lambda answers at most 6 MB, and
+# escaping the body in the proxy reply can double it.
+MAX_LISTED_BYTES = 2_500_000
 
 
 def _query_fingerprint(app_id: int, query: EventQuery) -> str:
@@ -73,3 +82,50 @@ def get_event(app_id: int, event_id: str) -> Event:
     if event is None:
         raise NotFoundError(f"no event '{event_id}' in app {app_id}")
     return event
+
+
+def get_numbered(app_id: int, number: str) -> Event:
+    """The app's event with this number (seed 000's integer event_id)."""
+    registry.require_app(app_id)
+    now = epoch_seconds(utcnow())
+    event_id = (
+        repository.numbered_event_id(app_id, int(number), now) if NUMBER.match(number) else None
+    )
+    event = repository.get_event(app_id, event_id, now) if event_id else None
+    if event is None:
+        raise NotFoundError(f"no event {number} in app {app_id}")
+    return event
+
+
+def list_numbered(app_id: int, after: int, limit: int) -> NumberedEventPage:
+    """Up to `limit` of the app's numbered events above `after`, ascending by number.
+
+    Reads the numbers from their index items (one Query, few read units), then the events
+    (BatchGetItem). A page ends early, with `next_after`, when MAX_NUMBERS_READ index items or
+    MAX_LISTED_BYTES of events are reached."""
+    registry.require_app(app_id)
+    now = epoch_seconds(utcnow())
+    ids: dict[int, str] = {}
+    evaluated, stopped_at = 0, None
+    for page in repository.number_pages(app_id, after=after, now_epoch=now, page_size=limit + 1):
+        ids.update(page.ids)
+        evaluated += page.evaluated
+        if len(ids) > limit or page.last_number is None:
+            break
+        if evaluated >= MAX_NUMBERS_READ:
+            stopped_at = page.last_number
+            break
+    numbers = sorted(ids)[:limit]
+    next_after = numbers[-1] if len(ids) > limit else stopped_at
+    found = repository.get_events(app_id, [ids[number] for number in numbers], now)
+    items: list[Event] = []
+    size = 0
+    for number in numbers:
+        event = found.get(ids[number])
+        if event is None:
+            continue  # deleted since its number was read
+        size += len(event.model_dump_json())
+        if items and size > MAX_LISTED_BYTES:
+            return NumberedEventPage(items=items, next_after=items[-1].number)
+        items.append(event)
+    return NumberedEventPage(items=items, next_after=next_after)

@@ -4,8 +4,11 @@ Layout of the events table (`pk`, `sk`):
 - an event: `APP#<app_id>` / `E#<ulid>`; ULIDs sort by received time, so listing newest first and
   filtering by received time are key ranges of one Query;
 - a client `event_id` claim: `APP#<app_id>#EID` / `<event_id>`, holding the ULID it was stored
-  under, so the same client id is stored once however often it is sent.
-Both carry `expires_at` (epoch seconds) for DynamoDB's TTL.
+  under, so the same client id is stored once however often it is sent;
+- a numbered event's index item: `APP#<app_id>#N` / its number, zero-padded (seed 000's integer
+  ids, `eventlog.sequences`), holding the event's ULID: a number is looked up with one GetItem,
+  and numbers list in order with one Query.
+All three carry `expires_at` (epoch seconds) for DynamoDB's TTL, an index item its event's.
 """
 
 import json
@@ -19,6 +22,7 @@ from eventlog import db
 from eventlog.models.events import Event
 
 JSON_FIELDS = ("data", "stack", "tags")
+BATCH_GET = 100  # keys per BatchGetItem request, DynamoDB's limit
 
 
 def _event_key(app_id: int, event_id: str) -> dict[str, str]:
@@ -27,6 +31,15 @@ def _event_key(app_id: int, event_id: str) -> dict[str, str]:
 
 def _claim_key(app_id: int, client_event_id: str) -> dict[str, str]:
     return {"pk": f"APP#{app_id}#EID", "sk": client_event_id}
+
+
+def _number_partition(app_id: int) -> str:
+    return f"APP#{app_id}#N"
+
+
+def _number_key(app_id: int, number: int) -> dict[str, str]:
+    # Zero-padded, so the string sort keys sort as the numbers do.
+    return {"pk": _number_partition(app_id), "sk": f"{number:015d}"}
 
 
 def to_item(event: Event, expires_at: int) -> dict[str, Any]:
@@ -50,14 +63,20 @@ def from_item(item: dict[str, Any]) -> Event:
             fields[field] = json.loads(fields[field])
     fields["app_id"] = int(fields["app_id"])
     fields["count"] = int(fields.get("count", 1))
+    if "number" in fields:
+        fields["number"] = int(fields["number"])
     return Event.model_validate(fields)
 
 
 def put_new_events(events: list[Event], expires_at: int) -> None:
-    """Store events whose ids are fresh ULIDs: nothing can collide, so they are batched."""
+    """Store events whose ids are fresh ULIDs: nothing can collide, so they are batched, a
+    numbered event's index item in the same batch."""
     with db.events_table().batch_writer() as batch:
         for event in events:
             batch.put_item(Item=to_item(event, expires_at))
+            if event.number is not None:
+                index = {**_number_key(event.app_id, event.number), "id": event.id}
+                batch.put_item(Item={**index, "expires_at": expires_at})
 
 
 def put_event_once(event: Event, expires_at: int) -> bool:
@@ -92,12 +111,74 @@ def claim_client_event_id(
     return None
 
 
+def _live(item: dict[str, Any] | None, now_epoch: int) -> bool:
+    # TTL deletion lags by up to days: expired items are hidden here, not only by DynamoDB.
+    return item is not None and int(item["expires_at"]) > now_epoch
+
+
 def get_event(app_id: int, event_id: str, now_epoch: int) -> Event | None:
     item = db.events_table().get_item(Key=_event_key(app_id, event_id)).get("Item")
-    # TTL deletion lags by up to days: expired events are hidden here, not only by DynamoDB.
-    if item is None or int(item["expires_at"]) <= now_epoch:
-        return None
-    return from_item(item)
+    return from_item(item) if _live(item, now_epoch) else None
+
+
+def numbered_event_id(app_id: int, number: int, now_epoch: int) -> str | None:
+    """The ULID of the app's event with this number, while it is stored."""
+    item = db.events_table().get_item(Key=_number_key(app_id, number)).get("Item")
+    return item["id"] if _live(item, now_epoch) else None
+
+
+@dataclass
+class NumberPage:
+    ids: dict[int, str]  # number -> ULID of the live numbered events read, ascending
+    evaluated: int  # index items read, live or not
+    last_number: int | None  # the last number read, live or not; None at the end
+
+
+def number_pages(
+    app_id: int, *, after: int, now_epoch: int, page_size: int
+) -> Iterator[NumberPage]:
+    """An app's event numbers above `after`, ascending, with their events' ULIDs, a page at a
+    time. Expired index items are left out, but counted in `last_number` so a caller can move
+    past them."""
+    query = {
+        "KeyConditionExpression": "pk = :pk AND sk > :after",
+        "FilterExpression": "expires_at > :now",
+        "ExpressionAttributeValues": {
+            ":pk": _number_partition(app_id),
+            ":after": _number_key(app_id, after)["sk"],
+            ":now": now_epoch,
+        },
+        "ProjectionExpression": "sk, id",
+        "Limit": page_size,
+    }
+    for reply in db.query_pages(db.events_table(), **query):
+        last_key = reply.get("LastEvaluatedKey")
+        yield NumberPage(
+            ids={int(item["sk"]): item["id"] for item in reply["Items"]},
+            evaluated=reply["ScannedCount"],
+            last_number=int(last_key["sk"]) if last_key else None,
+        )
+
+
+def get_events(app_id: int, event_ids: list[str], now_epoch: int) -> dict[str, Event]:
+    """The live events among these ids, by id (BatchGetItem, up to 100 ids a request)."""
+    table = db.events_table().name
+    keys = [_event_key(app_id, event_id) for event_id in event_ids]
+    chunks = [keys[i : i + BATCH_GET] for i in range(0, len(keys), BATCH_GET)]
+    replies = db.run_parallel([lambda chunk=chunk: _batch_get(table, chunk) for chunk in chunks])
+    events = [from_item(item) for items in replies for item in items if _live(item, now_epoch)]
+    return {event.id: event for event in events}
+
+
+def _batch_get(table: str, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    request = {table: {"Keys": keys}}
+    while request:
+        reply = db.client().batch_get_item(RequestItems=request)
+        items += reply["Responses"].get(table, [])
+        # Keys DynamoDB left for later (throttling, 16 MB a reply): asked for again.
+        request = reply.get("UnprocessedKeys") or {}
+    return items
 
 
 @dataclass
@@ -202,6 +283,10 @@ def delete_event(app_id: int, event_id: str) -> Event | None:
     if item is None:
         return None
     event = from_item(item)
+    if event.number is not None:
+        # Should this call die first, the index item points at nothing: readers skip it, and
+        # its TTL removes it.
+        db.events_table().delete_item(Key=_number_key(app_id, event.number))
     if event.event_id is not None:
         # The claim stays, marked, so a late retry of the same event_id does not store it again.
         try:

@@ -71,6 +71,9 @@ class Event(CompactModel):
     stack: dict[str, Any] | None = None
     tags: dict[str, Any] | None = None
     event_id: str | None = None
+    number: int | None = Field(
+        default=None, description="Its number in the app (seed 000's integer event_id), if any"
+    )
 
 
 class BatchItemResult(CompactModel):
@@ -94,6 +97,13 @@ class EventPage(Model):
     items: list[Event]
     next_cursor: str | None
     next_offset: int | None
+
+
+class NumberedEventPage(Model):
+    """Numbered events (seed 000), ascending by number."""
+
+    items: list[Event]
+    next_after: int | None = Field(description="The number to list on after; None at the end")
 
 
 class EventQuery(Model):
