@@ -110,7 +110,7 @@ def test_proxy_event_payload_1_0():
     assert event["stageVariables"] is None
     assert (event["body"], event["isBase64Encoded"]) == ('{"k": 1}', False)
     context = event["requestContext"]
-    assert context["path"] == "/v1/apps/7"
+    assert context["path"] == "/apps/7"  # local URLs have no stage prefix
     assert context["stage"] == "v1"
     assert context["resourcePath"] == "/apps/{app_id}"
     assert context["identity"]["userAgent"] == "ua"

@@ -66,7 +66,9 @@ def request_context(route: Route, request: HttpRequest, api_key: str | None = No
         "requestTime": time.strftime(
             "%d/%b/%Y:%H:%M:%S +0000", time.gmtime(request.received_ms / 1000)
         ),
-        "path": f"/{stage}{request.path}",
+        # The URL's path as the client sent it. Local URLs have no stage prefix, as on a custom
+        # domain mapped to the stage (execute-api URLs have it: /Prod/...).
+        "path": request.path,
         "accountId": ACCOUNT_ID,
         "protocol": "HTTP/1.1",
         "stage": stage,
