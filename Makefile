@@ -8,7 +8,7 @@ export PYTHONPATH := layers/common/python:tools
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: local test lint unit bench build admin-key clean
+.PHONY: local test lint unit bench build admin-key openapi clean
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ unit: $(VENV)/.installed
 ## bench: DynamoDB request units per event, read cost of a page, cold imports
 bench: $(VENV)/.installed
 	$(BIN)/python tools/bench.py
+
+## openapi: regenerate functions/query/openapi.json (GET /openapi.json, /docs) from the routes
+openapi: $(VENV)/.installed
+	$(BIN)/python tools/openapi.py
 
 ## build: sam build (no containers needed: runtime python3.11 matches this machine)
 build: $(SAM_VENV)/.installed

@@ -1,5 +1,81 @@
-"""The API's documentation: GET /docs (Swagger UI) and GET /openapi.json."""
+"""The API's documentation: GET /openapi.json and GET /docs (Swagger UI), both public.
 
+The document covers every function's routes, so no single function can generate it at run time:
+`make openapi` (tools/openapi.py) writes openapi.json beside this module, and it ships with the
+query function. Each answer names the server from the request, so "Try it out" calls the same
+stage the page came from.
+"""
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi import swagger_ui
 
 router = Router()
+
+SPEC_PATH = Path(__file__).with_name("openapi.json")
+# Powertools bundles Swagger UI; inlining it keeps the page working with no other origin.
+SWAGGER_UI_DIR = Path(swagger_ui.__file__).parent
+
+SPEC_RESPONSE = {
+    200: {
+        "description": "This OpenAPI document",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+PAGE_RESPONSE = {
+    200: {
+        "description": "Swagger UI, with this OpenAPI document embedded",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@functools.cache
+def _spec() -> dict[str, Any]:
+    return json.loads(SPEC_PATH.read_text())
+
+
+@functools.cache
+def _swagger_ui_assets() -> tuple[str, str]:
+    """(JavaScript, CSS), read on the first /docs request, not at the function's cold start."""
+    return (
+        (SWAGGER_UI_DIR / "swagger-ui-bundle.min.js").read_text(),
+        (SWAGGER_UI_DIR / "swagger-ui.min.css").read_text(),
+    )
+
+
+def _base_path() -> str:
+    """What precedes the route in the URL the client used: `/Prod` on execute-api, a custom
+    domain's base path mapping, or nothing. API Gateway's requestContext.path is that URL's
+    path; the event's `path` is the route's part of it."""
+    event = router.current_event
+    full_path = event.request_context.path or event.path
+    return full_path.removesuffix(event.path) if full_path.endswith(event.path) else ""
+
+
+def _spec_for_this_request() -> str:
+    spec = {**_spec(), "servers": [{"url": _base_path() or "/"}]}
+    return json.dumps(spec, separators=(",", ":"), ensure_ascii=False)
+
+
+# No return annotations: Powertools would try to validate a Response as a model.
+@router.get("/openapi.json", responses=SPEC_RESPONSE)
+def openapi_document():
+    return Response(200, content_types.APPLICATION_JSON, _spec_for_this_request())
+
+
+# compress: the page is ~1.7 MB, gzip makes it ~0.5 MB (API Gateway passes it as binary).
+@router.get("/docs", responses=PAGE_RESPONSE, compress=True)
+def swagger_page():
+    swagger_js, swagger_css = _swagger_ui_assets()
+    # `</` inside the embedded JSON would end the page's <script> element.
+    spec = _spec_for_this_request().replace("</", "<\\/")
+    page = swagger_ui.generate_swagger_html(
+        spec, swagger_js, swagger_css, swagger_base_url="", oauth2_config=None
+    )
+    return Response(200, content_types.TEXT_HTML, page)

@@ -1,0 +1,285 @@
+"""The OpenAPI document of the whole API: `make openapi` writes functions/query/openapi.json.
+
+The routes live in several functions, each with its own Powertools resolver and packaged alone,
+so no function can see every route at run time. This script imports each API function's module
+(as the local stack does), takes the schema Powertools generates from its routes, merges them,
+and adds what only the whole API knows: which credentials each route takes (template.yaml says
+which routes are public, the authorizer's ROUTE_ROLES who may call the others) and the service's
+error format. The query function serves the file at GET /openapi.json and GET /docs.
+
+The output is deterministic (sorted keys), so a test can tell when the committed file is stale.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from local_stack.runtime import import_module_from
+from local_stack.template import Template
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE_PATH = ROOT / "template.yaml"
+SPEC_PATH = ROOT / "functions" / "query" / "openapi.json"
+
+TITLE = "Eventlog API"
+VERSION = "1.0.0"
+DESCRIPTION = """\
+Serverless event and log ingestion, queries and statistics, with the APIs of the five systems \
+it replaces.
+
+Credentials: an **admin key** or a **user key** in `x-api-key`, an app's **ingest key** in \
+`X-INGEST-KEY`, or a JWT in `Authorization: Bearer`. Each operation lists the roles that may \
+call it; keys other than an admin's only reach their own app. Errors are \
+`{"error": CODE, "message": text}`, with `details` naming each bad field on a 400."""
+
+REF = "#/components/schemas/"
+SECURITY_SCHEMES = {
+    "ApiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-api-key",
+        "description": "An admin key, or a user key of an app",
+    },
+    "IngestKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-INGEST-KEY",
+        "description": "An app's ingest key (returned once by POST /apps/{name})",
+    },
+    "BearerJWT": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A token from POST /tokens (HS256; claims role and app)",
+    },
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "title": "Error",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string", "description": "A code: VALIDATION_ERROR, NOT_FOUND, ..."},
+        "message": {"type": "string"},
+        "details": {
+            "type": "array",
+            "description": "On a 400: each bad field and what is wrong with it",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": f"{REF}Error"}}}
+# API Gateway's answers before a handler runs (template.yaml's GatewayResponses).
+CREDENTIAL_RESPONSES = {
+    "401": {"description": "No credential, or an unknown or revoked one", "content": ERROR_CONTENT},
+    "403": {
+        "description": "The credential may not call this route, or not for this app",
+        "content": ERROR_CONTENT,
+    },
+}
+BAD_REQUEST = {"description": "Invalid parameters or body", "content": ERROR_CONTENT}
+# Powertools documents its own validation error (422, HTTPValidationError); the service answers
+# validation errors with 400 and the Error body instead.
+POWERTOOLS_VALIDATION_STATUS = "422"
+
+
+class OpenApiError(Exception):
+    """The routes' schemas cannot be merged into one document (a conflict, a route missing)."""
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    function_id: str
+    public: bool  # Auth.Authorizer: NONE in template.yaml
+
+
+def template_routes(template: Template) -> dict[tuple[str, str], ApiRoute]:
+    """(method, path) -> the function serving it, for every Api event of template.yaml."""
+    routes = {}
+    for function_id, _ in template.of_type("AWS::Serverless::Function"):
+        events = template.properties(function_id, "Function").get("Events") or {}
+        for event in events.values():
+            if event.get("Type") != "Api":
+                continue
+            props = event["Properties"]
+            public = (props.get("Auth") or {}).get("Authorizer") == "NONE"
+            routes[(props["Method"].lower(), props["Path"])] = ApiRoute(function_id, public)
+    return routes
+
+
+def _import_function(template: Template, function_id: str) -> Any:
+    props = template.properties(function_id, "Function")
+    code_dir = template.path(props["CodeUri"])
+    module_path = props["Handler"].rpartition(".")[0]
+    source = code_dir / (module_path.replace(".", "/") + ".py")
+    return import_module_from(source, code_dir, f"openapi_{function_id}")
+
+
+def function_schema(template: Template, function_id: str) -> dict[str, Any]:
+    """What Powertools generates from one function's resolver (`app`), as JSON."""
+    return json.loads(_import_function(template, function_id).app.get_openapi_json_schema())
+
+
+def route_roles(template: Template) -> dict[tuple[str, str], list[str]]:
+    """(method, path) -> the roles that may call it, from the authorizer's own table."""
+    authorizer = _import_function(template, "AuthorizerFunction")
+    return {
+        (method.lower(), path): sorted(role.value for role in roles)
+        for (method, path), roles in authorizer.ROUTE_ROLES.items()
+    }
+
+
+# ---------------------------------------------------------------- one function's schema
+
+
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional field's schema without its `null` alternative (a query value is never null)."""
+    options = [option for option in schema.get("anyOf", []) if option != {"type": "null"}]
+    if not options:
+        return schema
+    rest = {key: value for key, value in schema.items() if key != "anyOf"}
+    return {**options[0], **rest} if len(options) == 1 else {**rest, "anyOf": options}
+
+
+def _query_model(schema: dict[str, Any], names: set[str]) -> dict[str, Any] | None:
+    """The component whose fields are exactly these query parameters (a route's query model)."""
+    candidates = {
+        json.dumps(component["properties"], sort_keys=True): component
+        for component in schema.get("components", {}).get("schemas", {}).values()
+        if set(component.get("properties", {})) == names
+    }
+    if len(candidates) > 1:
+        raise OpenApiError(f"query parameters {sorted(names)} match several differing models")
+    return next(iter(candidates.values()), None)
+
+
+def with_query_constraints(schema: dict[str, Any]) -> dict[str, Any]:
+    """Powertools lists a query model's fields with bare types (no ranges, enums or formats);
+    the model's own schema, which it puts in the components, has them: take them from there."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            query = [p for p in operation.get("parameters", []) if p["in"] == "query"]
+            model = _query_model(schema, {p["name"] for p in query}) if query else None
+            for parameter in query if model else []:
+                field = _without_null(copy.deepcopy(model["properties"][parameter["name"]]))
+                field.pop("title", None)
+                if "description" in field:
+                    parameter["description"] = field.pop("description")
+                parameter["schema"] = field
+    return schema
+
+
+# ---------------------------------------------------------------- the whole API
+
+
+def merge(schemas: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(paths, component schemas) of all the functions; the same operation twice, or two
+    different components of one name, is an error."""
+    paths: dict[str, dict[str, Any]] = {}
+    components: dict[str, Any] = {}
+    for schema in schemas:
+        for path, path_item in schema.get("paths", {}).items():
+            for method, operation in path_item.items():
+                if method in paths.get(path, {}):
+                    raise OpenApiError(f"{method.upper()} {path} is served by two functions")
+                paths.setdefault(path, {})[method] = operation
+        for name, component in schema.get("components", {}).get("schemas", {}).items():
+            if name in components and components[name] != component:
+                raise OpenApiError(f"two different component schemas are named {name!r}")
+            components[name] = component
+    return paths, components
+
+
+def _document_credentials_and_errors(
+    paths: dict[str, Any],
+    routes: dict[tuple[str, str], ApiRoute],
+    roles: dict[tuple[str, str], list[str]],
+) -> None:
+    for path, path_item in paths.items():
+        for method, operation in path_item.items():
+            route = routes.get((method, path))
+            if route is None:
+                raise OpenApiError(f"{method.upper()} {path} has a handler but no Api event")
+            responses = operation["responses"]
+            responses.pop(POWERTOOLS_VALIDATION_STATUS, None)
+            if operation.get("parameters") or operation.get("requestBody"):
+                responses.setdefault("400", BAD_REQUEST)
+            if route.public:
+                operation["security"] = []
+                continue
+            allowed = roles.get((method, path), ["admin"])  # the authorizer's default
+            operation["security"] = [{"ApiKey": []}, {"BearerJWT": []}]
+            if "ingest" in allowed:
+                operation["security"].insert(1, {"IngestKey": []})
+            note = f"Roles: {', '.join(allowed)}."
+            operation["description"] = "\n\n".join(
+                part for part in (operation.get("description"), note) if part
+            )
+            for status, response in CREDENTIAL_RESPONSES.items():
+                responses.setdefault(status, response)
+
+
+def _referenced(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        found = {ref.removeprefix(REF)} if ref.startswith(REF) else set()
+        return found.union(*(_referenced(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_referenced(item) for item in node))
+    return set()
+
+
+def _used_components(paths: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """The components the operations refer to, directly or through other components (the query
+    models, now copied into the parameters, and Powertools' validation errors drop out)."""
+    used: set[str] = set()
+    pending = _referenced(paths)
+    while pending:
+        name = pending.pop()
+        if name not in used:
+            used.add(name)
+            pending |= _referenced(components[name])
+    return {name: components[name] for name in used}
+
+
+def build() -> dict[str, Any]:
+    """The OpenAPI document of every route of template.yaml."""
+    # Modules may make boto3 clients as they load; those need a region (nothing is called).
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    template = Template.load(TEMPLATE_PATH)
+    routes = template_routes(template)
+    functions = sorted({route.function_id for route in routes.values()})
+    paths, components = merge(
+        [with_query_constraints(function_schema(template, fn)) for fn in functions]
+    )
+    _document_credentials_and_errors(paths, routes, route_roles(template))
+    components = _used_components(paths, {**components, "Error": ERROR_SCHEMA})
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},
+        "paths": paths,
+        "components": {"schemas": components, "securitySchemes": SECURITY_SCHEMES},
+    }
+
+
+def render(spec: dict[str, Any]) -> str:
+    return json.dumps(spec, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def main() -> int:
+    SPEC_PATH.write_text(render(build()))
+    print(f"wrote {SPEC_PATH.relative_to(ROOT)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
