@@ -1,7 +1,8 @@
 """REQUEST authorizer: who is calling (x-api-key, X-INGEST-KEY or a bearer JWT), and may they?
 
-Missing or unknown credential: raise "Unauthorized" (API Gateway answers 401). Known caller on a
-route or app it may not use: a Deny policy with the reason in its context (403).
+Missing or invalid credential: raise "Unauthorized" (API Gateway answers 401), except on the
+routes that must say why (EXPLAINED_401_ROUTES). Known caller on a route or app it may not use:
+a Deny policy with the reason in its context (403).
 """
 
 from typing import Any
@@ -61,35 +62,65 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
 }
 
 
+# Seed 003's clients read why a 401 happened from its body, but API Gateway's own 401 cannot carry
+# a reason. On these routes an unidentified caller is let through with only the reason in the
+# context (no role, no app), and the handler answers 401 with it (eventlog_api.require_caller).
+EXPLAINED_401_ROUTES = frozenset(
+    {("POST", "/api/event"), ("POST", "/event"), ("GET", "/api/ready"), ("GET", "/ready")}
+)
+BEARER = "send Authorization: Bearer <token>"
+
+
 class Unauthorized(Exception):
-    def __init__(self) -> None:
+    """API Gateway answers 401 to exactly this message; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
         super().__init__("Unauthorized")
+        self.reason = reason
 
 
 def _identify(event: APIGatewayAuthorizerRequestEvent) -> tuple[Principal, str | None]:
-    """The caller and their usage-plan key; Unauthorized when there is no valid credential."""
+    """The caller and their usage-plan key; Unauthorized, with the reason, when there is no
+    valid credential."""
     for header in ("x-api-key", "X-INGEST-KEY"):
         key = event.headers.get(header)
         if key:
             found = auth.authenticate_key(key.strip())
             if found is None:
-                logger.info("unknown or revoked key", extra={"header": header})
-                raise Unauthorized
+                raise Unauthorized(f"the {header} key is unknown or revoked")
             return found
-    authorization = event.headers.get("Authorization") or ""
+    authorization = (event.headers.get("Authorization") or "").strip()
+    if not authorization:
+        raise Unauthorized(f"no credential: {BEARER}")
     scheme, _, token = authorization.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        try:
-            principal = auth.verify_token(token.strip())
-        except AuthenticationError as error:
-            logger.info("bearer token refused", extra={"reason": error.message})
-            raise Unauthorized from None
-        usage_key = auth.app_usage_key(principal.app_id) if principal.app_id else None
-        return principal, usage_key
-    raise Unauthorized
+    if scheme.lower() != "bearer":
+        raise Unauthorized(f"the Authorization scheme is not Bearer: {BEARER}")
+    if not token.strip():
+        raise Unauthorized(f"the Authorization header has no token: {BEARER}")
+    try:
+        principal = auth.verify_token(token.strip())
+    except AuthenticationError as error:
+        raise Unauthorized(error.message) from None
+    usage_key = auth.app_usage_key(principal.app_id) if principal.app_id else None
+    return principal, usage_key
 
 
-def _refusal(principal: Principal, event: APIGatewayAuthorizerRequestEvent) -> str | None:
+def _explained_refusal(method_arn: str, reason: str) -> dict:
+    """Let an unidentified caller through to a handler that answers 401 with the reason."""
+    return {
+        "principalId": "anonymous",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": method_arn}
+            ],
+        },
+        "context": {"refusal": reason},
+        "usageIdentifierKey": usage.operator_usage_key(),
+    }
+
+
+def _denial(principal: Principal, event: APIGatewayAuthorizerRequestEvent) -> str | None:
     """Why the caller may not make this request, or None when they may."""
     allowed = ROUTE_ROLES.get((event.http_method, event.resource), frozenset({Role.ADMIN}))
     if principal.role not in allowed:
@@ -138,8 +169,14 @@ def _policy(
 @logger.inject_lambda_context
 @event_source(data_class=APIGatewayAuthorizerRequestEvent)
 def lambda_handler(event: APIGatewayAuthorizerRequestEvent, context: LambdaContext) -> dict:
-    principal, usage_key = _identify(event)
-    reason = _refusal(principal, event)
+    try:
+        principal, usage_key = _identify(event)
+    except Unauthorized as refused:
+        logger.info("unidentified caller", extra={"reason": refused.reason})
+        if (event.http_method, event.resource) in EXPLAINED_401_ROUTES:
+            return _explained_refusal(event.method_arn, refused.reason)
+        raise
+    reason = _denial(principal, event)
     if reason:
         logger.info("request refused", extra={"key_id": principal.key_id, "reason": reason})
     return _policy(principal, event.method_arn, reason, usage_key)

@@ -11,7 +11,13 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from eventlog_api import caller_app_id, create_resolver, json_response, known_query
+from eventlog_api import (
+    caller_app_id,
+    create_resolver,
+    json_response,
+    known_query,
+    require_caller,
+)
 
 from eventlog import logs, queries, registry
 from eventlog.models.events import Event, EventPage, EventQuery
@@ -33,7 +39,8 @@ def health() -> Response[dict[str, str]]:
 @app.get("/ready")
 def ready() -> Response[dict[str, str]]:
     """Seed 003 (its document says /api/ready, its code /ready): ready only when DynamoDB
-    answers."""
+    answers. Like every seed 003 route, it answers 401 with the reason to an unknown caller."""
+    require_caller(app)
     reason = registry.database_answers()
     if reason:
         logger.warning("not ready", extra={"reason": reason})

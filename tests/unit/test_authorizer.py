@@ -279,3 +279,93 @@ def test_bearer_token_with_bad_claims_is_unauthorized(api, app, claims):
 def test_unsigned_bearer_token_is_unauthorized(api, app):
     token = jwt.encode({"sub": "x", "role": "admin", "exp": later()}, None, algorithm="none")
     assert_unauthorized(api, {"Authorization": f"Bearer {token}"}, app_id=app.id)
+
+
+# ---------------------------------------------------------------- seed 003: a 401 that says why
+
+# On these routes an unidentified caller is let through with only the reason, and the handler
+# answers 401 with it (API Gateway's own 401 cannot carry one).
+EXPLAINED_401_ROUTES = [
+    ("POST", "/api/event"),
+    ("POST", "/event"),
+    ("GET", "/api/ready"),
+    ("GET", "/ready"),
+]
+BEARER = "send Authorization: Bearer <token>"
+
+
+def refusal(api, aws, headers: dict, method: str = "POST", resource: str = "/api/event") -> str:
+    """The reason the authorizer passes on for an unidentified caller (asserting the policy)."""
+    answer = api.authorize(headers, method, resource)
+    assert answer.allows_the_request
+    assert answer.answer["principalId"] == "anonymous"
+    assert set(answer.context) == {"refusal"}  # no role, no app: nothing to act as
+    assert answer.usage_key == aws.operator_api_key_value
+    return answer.context["refusal"]
+
+
+@pytest.mark.parametrize(("method", "resource"), EXPLAINED_401_ROUTES)
+def test_seed_003_routes_pass_on_why_a_caller_is_unidentified(api, aws, method, resource):
+    assert refusal(api, aws, {}, method, resource) == f"no credential: {BEARER}"
+
+
+def test_seed_003_refusals_name_the_reason(api, aws, app, user_key):
+    expired = signed({"sub": "x", "role": "admin", "exp": later(-60)})
+    forged = signed({"sub": "x", "role": "admin", "exp": later()}, b"some other secret")
+    revoke_key(user_key.id)
+    reasons = {
+        "no credential": ({"x-api-key": "", "Authorization": "  "}, f"no credential: {BEARER}"),
+        "unknown key": (
+            {"x-api-key": secrets.token_hex(32)},
+            "the x-api-key key is unknown or revoked",
+        ),
+        "revoked key": ({"x-api-key": user_key.key}, "the x-api-key key is unknown or revoked"),
+        "unknown ingest key": (
+            {"X-INGEST-KEY": secrets.token_hex(32)},
+            "the X-INGEST-KEY key is unknown or revoked",
+        ),
+        "expired": ({"Authorization": f"Bearer {expired}"}, "the bearer token has expired"),
+        "forged": (
+            {"Authorization": f"Bearer {forged}"},
+            "the bearer token's signature is invalid",
+        ),
+        "malformed": (
+            {"Authorization": "Bearer not-a-jwt"},
+            "the bearer token is invalid: Not enough segments",
+        ),
+        "wrong scheme": (
+            {"Authorization": "Basic dXNlcjpwYXNzd29yZA=="},
+            f"the Authorization scheme is not Bearer: {BEARER}",
+        ),
+        "no token": (
+            {"Authorization": "Bearer"},
+            f"the Authorization header has no token: {BEARER}",
+        ),
+    }
+    for case, (headers, reason) in reasons.items():
+        assert refusal(api, aws, headers) == reason, case
+
+
+def test_seed_003_routes_identify_known_callers_as_every_route_does(api, app, user_key):
+    token = token_for(Role.INGEST, app.id)
+    for headers, role in (
+        ({"Authorization": f"Bearer {token}"}, "ingest"),
+        ({"x-api-key": user_key.key}, "user"),
+        ({"X-INGEST-KEY": app.ingest_key}, "ingest"),
+    ):
+        answer = api.authorize(headers, "POST", "/api/event")
+        assert answer.allows_the_request
+        assert answer.context["role"] == role
+        assert answer.context["app_id"] == str(app.id)
+        assert "refusal" not in answer.context
+        assert answer.usage_key == app_usage_key(app.id)
+
+
+@pytest.mark.parametrize(
+    ("method", "resource"), [("POST", "/logs"), ("GET", "/metrics"), ("POST", "/events")]
+)
+def test_other_routes_still_answer_an_unidentified_caller_with_api_gateways_401(
+    api, aws, method, resource
+):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        api.authorize({"Authorization": "Bearer not-a-jwt"}, method, resource)

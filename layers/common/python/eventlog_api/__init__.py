@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
@@ -50,7 +51,10 @@ def error_response(
     body: dict[str, Any] = {"error": code, "message": message}
     if details:
         body["details"] = details
-    return json_response(body, status)
+    response = json_response(body, status)
+    if status == HTTPStatus.UNAUTHORIZED:
+        response.headers["WWW-Authenticate"] = "Bearer"  # RFC 6750: how to authenticate
+    return response
 
 
 def _field_name(location: tuple) -> str:
@@ -99,7 +103,7 @@ def create_resolver() -> APIGatewayRestResolver:
     return app
 
 
-def known_query(app: APIGatewayRestResolver, model: type[BaseModel]) -> None:
+def known_query(app: BaseRouter, model: type[BaseModel]) -> None:
     """Refuse query parameters the route does not take, rather than ignore a filter silently."""
     unknown = sorted(set(app.current_event.query_string_parameters or {}) - set(model.model_fields))
     if unknown:
@@ -109,13 +113,23 @@ def known_query(app: APIGatewayRestResolver, model: type[BaseModel]) -> None:
         )
 
 
-def caller_app_id(app: APIGatewayRestResolver) -> int | None:
-    """The app of the caller's credential (the authorizer's context); None for an admin."""
-    app_id = (app.current_event.request_context.authorizer.raw_event or {}).get("app_id")
+def require_caller(app: BaseRouter) -> dict[str, Any]:
+    """Who is calling: the authorizer's context. On the routes where the authorizer lets an
+    unidentified caller through so that the 401 can say why, its `refusal` is raised here."""
+    context = app.current_event.request_context.authorizer.raw_event or {}
+    refusal = context.get("refusal")
+    if refusal:
+        raise AuthenticationError(refusal)
+    return context
+
+
+def caller_app_id(app: BaseRouter) -> int | None:
+    """The app of the caller's credential; None for an admin."""
+    app_id = require_caller(app).get("app_id")
     return int(app_id) if app_id else None
 
 
-def text_body(app: APIGatewayRestResolver, expected: str = "JSON") -> str:
+def text_body(app: BaseRouter, expected: str = "JSON") -> str:
     """The request body, refusing oversized and empty ones."""
     body = app.current_event.decoded_body or ""
     size = len(body.encode())
@@ -126,7 +140,7 @@ def text_body(app: APIGatewayRestResolver, expected: str = "JSON") -> str:
     return body
 
 
-def json_body(app: APIGatewayRestResolver) -> Any:
+def json_body(app: BaseRouter) -> Any:
     """The request body parsed as JSON, refusing oversized and malformed bodies."""
     body = text_body(app)
     try:
