@@ -257,7 +257,15 @@ def test_an_admin_key_writes_to_and_reads_the_default_app(app):
 # ---------------------------------------------------------------- numbers
 
 
-def test_blocks_grow_while_busy_and_numbers_are_never_reused_after_a_restart(aws, app):
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The sequences' time.monotonic(), standing still until a test moves it."""
+    now = [1000.0]
+    monkeypatch.setattr(sequences.time, "monotonic", lambda: now[0])
+    return now
+
+
+def test_blocks_grow_while_busy_and_numbers_are_never_reused_after_a_restart(aws, app, clock):
     assert [sequences.next_number(app.id) for _ in range(5)] == [1, 2, 3, 4, 5]
     assert counter_top(aws, app.id) == 7  # blocks of 1, 2 and 4: 6 and 7 are held in memory
     sequences._blocks.clear()  # a new container: the rest of the block is skipped
@@ -265,19 +273,27 @@ def test_blocks_grow_while_busy_and_numbers_are_never_reused_after_a_restart(aws
     assert counter_top(aws, app.id) == 10
 
 
-def test_blocks_stop_at_max_block(aws, app):
+def test_blocks_stop_at_max_block(aws, app, clock):
     numbers = [sequences.next_number(app.id) for _ in range(400)]
     assert numbers == list(range(1, 401))
     assert sequences._blocks[app.id].size == sequences.MAX_BLOCK
+    assert counter_top(aws, app.id) == 427  # 1 + 2 + ... + 64 = 127, then blocks of 100
 
 
-def test_a_quiet_app_takes_one_number_at_a_time(aws, app, monkeypatch):
-    clock = [1000.0]
-    monkeypatch.setattr(sequences.time, "monotonic", lambda: clock[0])
+def test_a_block_lasts_about_block_seconds_at_the_rate_the_last_one_went(aws, app, clock):
+    for _ in range(1 + 2 + 4 + 8):
+        sequences.next_number(app.id)
+    assert sequences._blocks[app.id].size == 8
+    clock[0] += 2 * sequences.BLOCK_SECONDS  # the block of 8 lasted twice as long as it should
+    sequences.next_number(app.id)
+    assert sequences._blocks[app.id].size == 4
+
+
+def test_a_quiet_app_takes_one_number_at_a_time(aws, app, clock):
     for expected in (1, 2, 3):
         assert sequences.next_number(app.id) == expected
         assert counter_top(aws, app.id) == expected  # nothing held back to be lost
-        clock[0] += sequences.FAST_REFILL_SECONDS + 1
+        clock[0] += sequences.BLOCK_SECONDS + 1
     sequences._blocks.clear()
     assert sequences.next_number(app.id) == 4
 
@@ -295,8 +311,9 @@ def test_numbers_taken_from_many_threads_are_unique(aws, app, other_app):
 
 
 def test_events_posted_from_many_threads_get_unique_numbers(app):
+    replies = [post(app.id, {"event_type": "t0"})]  # imports the handler, as a cold start does
     with ThreadPoolExecutor(max_workers=4) as pool:
-        replies = list(pool.map(lambda i: post(app.id, {"event_type": f"t{i}"}), range(12)))
+        replies += pool.map(lambda i: post(app.id, {"event_type": f"t{i}"}), range(1, 12))
     assert sorted(reply.body["event_id"] for reply in replies) == list(range(1, 13))
     listed = listing(app.id).body
     assert [event["event_id"] for event in listed] == list(range(1, 13))

@@ -6,14 +6,16 @@ atomic `ADD` that returns the new top, then hands the block out from memory: the
 written once per block, not once per event, so one app's ingestion is not capped by one item's
 write rate (about 1,000 writes a second, i.e. up to 100,000 numbers a second at MAX_BLOCK).
 
-The block adapts: it doubles when the previous one ran out within FAST_REFILL_SECONDS, and falls
-back to 1 otherwise. A quiet app thus takes one number at a time and its numbers stay contiguous
-even when containers come and go; a busy container writes the counter about once per MAX_BLOCK
-events. What this costs: numbers of concurrent containers interleave (each is ascending within
-its container, not across them), and the unused rest of a block is skipped when its container
-is recycled.
+The block adapts to how fast the previous one was used: the next one holds about
+BLOCK_SECONDS worth of numbers at that rate, at least 1, at most twice the previous one and
+MAX_BLOCK. A quiet app thus takes one number at a time, and its numbers stay contiguous even when
+containers come and go; a busy container writes the counter about once per MAX_BLOCK events.
+What this costs: numbers of concurrent containers interleave (each is ascending within its
+container, not across them), and when a container is recycled the unused rest of its block,
+about BLOCK_SECONDS of its events at most, is skipped.
 """
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -21,8 +23,8 @@ from dataclasses import dataclass
 from eventlog import db
 
 MAX_BLOCK = 100
-# A block used up faster than this means a busy app: the next one is twice as large.
-FAST_REFILL_SECONDS = 10.0
+# How long a block should last at the rate the previous one was used.
+BLOCK_SECONDS = 10.0
 
 
 @dataclass
@@ -54,9 +56,11 @@ def _take_block(app_id: int, size: int) -> _Block:
 
 
 def _next_size(previous: _Block | None) -> int:
-    if previous is None or time.monotonic() - previous.taken_at > FAST_REFILL_SECONDS:
+    if previous is None:
         return 1
-    return min(previous.size * 2, MAX_BLOCK)
+    seconds = max(time.monotonic() - previous.taken_at, 1e-3)
+    lasting = math.ceil(previous.size * BLOCK_SECONDS / seconds)
+    return max(1, min(lasting, previous.size * 2, MAX_BLOCK))
 
 
 def next_number(app_id: int) -> int:
