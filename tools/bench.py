@@ -1276,7 +1276,7 @@ def _print_writes(writes: list[WriteRun], tables: tuple[str, str]) -> None:
         "adds its\n   claim, 1 WCU an event; a seed 000 event its number's index item (1 WCU) and "
         "a share of the\n   counter's block refills: blocks of 1, 2, 4... numbers, each lasting "
         "about 10 s at the rate the last\n   one went, at most 100 (here the rate is moto's, "
-        "a few requests a second: on Lambda, 0.01 WCU)."
+        "a few requests a second; from 10 a second\n   on, 0.01 WCU)."
     )
     print("   per event, by table and operation (ingest handler):")
     for run in writes:
