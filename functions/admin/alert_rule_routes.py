@@ -16,7 +16,7 @@ logger = Logger(child=True)
 router = Router()
 
 
-@router.post("/apps/<app_id>/alert-rules")
+@router.post("/apps/<app_id>/alert-rules", status_code=HTTPStatus.CREATED)
 def create_rule(app_id: int, request: Annotated[AlertRuleIn, Body()]) -> Response[AlertRule]:
     rule = alerts.create_rule(app_id, request)
     logger.info("alert rule created", extra={"app_id": app_id, "rule_id": rule.id})

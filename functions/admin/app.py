@@ -39,7 +39,7 @@ app.include_router(tracker_routes.router)
 PageLimit = Annotated[int, Query(ge=1, le=100)]
 
 
-@app.post("/apps/<app_id>")
+@app.post("/apps/<app_id>", status_code=HTTPStatus.CREATED)
 def create_app(
     app_id: Annotated[AppName, Path(description="The new app's name")],
 ) -> Response[AppCreated]:
@@ -61,7 +61,7 @@ def get_app(app_id: int) -> Response[App]:
     return json_response(apps.get_app(app_id))
 
 
-@app.post("/keys")
+@app.post("/keys", status_code=HTTPStatus.CREATED)
 def create_key(request: Annotated[KeyIn, Body()]) -> Response[KeyCreated]:
     created = keys.create_key(request)
     logger.info("key created", extra={"key_id": created.id, "role": created.role})
@@ -84,7 +84,7 @@ def revoke_key(key_id: str) -> Response[Key]:
     return json_response(revoked)
 
 
-@app.post("/tokens")
+@app.post("/tokens", status_code=HTTPStatus.CREATED)
 def create_token(request: Annotated[TokenIn, Body()]) -> Response[TokenOut]:
     return json_response(tokens.mint_token(request), HTTPStatus.CREATED)
 

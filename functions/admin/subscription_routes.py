@@ -21,7 +21,7 @@ logger = Logger(child=True)
 router = Router()
 
 
-@router.post("/apps/<app_id>/subscriptions")
+@router.post("/apps/<app_id>/subscriptions", status_code=HTTPStatus.CREATED)
 def create_subscription(
     app_id: int, request: Annotated[SubscriptionIn, Body()]
 ) -> Response[Subscription]:
