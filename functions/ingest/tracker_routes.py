@@ -15,7 +15,11 @@ router = Router()
 
 
 # No return annotation: the body is empty, not JSON.
-@router.post("/api/v1/events/<name>")
+@router.post(
+    "/api/v1/events/<name>",
+    status_code=HTTPStatus.CREATED,
+    responses={201: {"description": "Recorded; the body is empty, as the seed's", "content": {}}},
+)
 def record_occurrences(name: str):
     """Occurrences of `name` in the caller's app (an admin's: the default app); the body,
     optional, is {"count", "date"}. The seed answers 201 with an empty body."""
