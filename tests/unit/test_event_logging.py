@@ -353,6 +353,57 @@ def test_limit_and_after_page_with_a_link_to_the_next_page(app):
     assert listing(app.id, after=1).body == posted[1:]
 
 
+def test_a_listing_stops_early_at_its_byte_budget_with_a_link(app, monkeypatch):
+    from eventlog import queries
+
+    posted = [
+        post(app.id, {"event_type": "e", "additional_data": "x" * 200}).body for _ in range(3)
+    ]
+    monkeypatch.setattr(queries, "MAX_LISTED_BYTES", 900)  # about 2.5 of these events, as JSON
+    first = listing(app.id)
+    assert first.body == posted[:2]
+    assert first.headers["link"] == '<?after=2&limit=1000>; rel="next"'
+    assert listing(app.id, after=2).body == posted[2:]
+
+
+def test_expired_numbers_are_read_past_a_bounded_number_at_a_time(app, store_event, monkeypatch):
+    from eventlog import queries
+
+    past = datetime.now(UTC) - timedelta(days=40)
+    for number in (1, 2, 3):
+        store_event(app.id, past, expires_at=int(past.timestamp()), name="old", number=number)
+    for _ in range(3):
+        sequences.next_number(app.id)  # as the expired events took them
+    live = post(app.id, SEED_BODY).body
+    monkeypatch.setattr(queries, "MAX_NUMBERS_READ", 2)
+    first = listing(app.id, limit=1)
+    assert first.body == []
+    assert first.headers["link"] == '<?after=2&limit=1>; rel="next"'
+    assert listing(app.id, limit=1, after=2).body == [live]
+
+
+def test_keys_dynamodb_leaves_unprocessed_are_asked_for_again(app, monkeypatch):
+    from eventlog import db, repository
+
+    posted = [post(app.id, {"event_type": f"e{i}"}).body for i in range(3)]
+    client = db.client()
+    real = client.batch_get_item
+    calls: list[int] = []
+
+    def first_key_later(RequestItems: dict[str, Any]) -> dict[str, Any]:
+        ((table, request),) = RequestItems.items()
+        calls.append(len(request["Keys"]))
+        if len(calls) > 1:
+            return real(RequestItems=RequestItems)
+        reply = real(RequestItems={table: {"Keys": request["Keys"][1:]}})
+        return {**reply, "UnprocessedKeys": {table: {"Keys": request["Keys"][:1]}}}
+
+    monkeypatch.setattr(client, "batch_get_item", first_key_later)
+    monkeypatch.setattr(repository.time, "sleep", lambda seconds: None)
+    assert listing(app.id).body == posted
+    assert calls == [3, 1]
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [

@@ -15,7 +15,7 @@ FILTERED_PAGE_SIZE = 100
 # Bounds what one request reads (about 35 read units at 1 KB an event), however rare the filter.
 MAX_ITEMS_READ = 1000
 # Event numbers are 1 to 15 digits (the width of their padded sort keys).
-NUMBER = re.compile(r"^[0-9]{1,15}$")
+NUMBER = re.compile(r"[0-9]{1,15}")
 # Index items read by one listing of numbered events, live or expired (about 8 read units).
 MAX_NUMBERS_READ = 10_000
 # A listing of numbered events stops past this much JSON: Lambda answers at most 6 MB, and
@@ -89,7 +89,7 @@ def get_numbered(app_id: int, number: str) -> Event:
     registry.require_app(app_id)
     now = epoch_seconds(utcnow())
     event_id = (
-        repository.numbered_event_id(app_id, int(number), now) if NUMBER.match(number) else None
+        repository.numbered_event_id(app_id, int(number), now) if NUMBER.fullmatch(number) else None
     )
     event = repository.get_event(app_id, event_id, now) if event_id else None
     if event is None:

@@ -12,6 +12,7 @@ All three carry `expires_at` (epoch seconds) for DynamoDB's TTL, an index item i
 """
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -142,13 +143,14 @@ def number_pages(
     past them."""
     query = {
         "KeyConditionExpression": "pk = :pk AND sk > :after",
-        "FilterExpression": "expires_at > :now",
+        "FilterExpression": "#expires > :now",
+        "ProjectionExpression": "sk, #id",
+        "ExpressionAttributeNames": {"#expires": "expires_at", "#id": "id"},
         "ExpressionAttributeValues": {
             ":pk": _number_partition(app_id),
             ":after": _number_key(app_id, after)["sk"],
             ":now": now_epoch,
         },
-        "ProjectionExpression": "sk, id",
         "Limit": page_size,
     }
     for reply in db.query_pages(db.events_table(), **query):
@@ -173,12 +175,16 @@ def get_events(app_id: int, event_ids: list[str], now_epoch: int) -> dict[str, E
 def _batch_get(table: str, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     request = {table: {"Keys": keys}}
-    while request:
+    pause = 0.05
+    while True:
         reply = db.client().batch_get_item(RequestItems=request)
         items += reply["Responses"].get(table, [])
-        # Keys DynamoDB left for later (throttling, 16 MB a reply): asked for again.
+        # Keys DynamoDB left for later (throttling, 16 MB a reply): asked for again, backing off.
         request = reply.get("UnprocessedKeys") or {}
-    return items
+        if not request:
+            return items
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
 
 
 @dataclass
