@@ -1,5 +1,6 @@
 """Seed 000's POST /events, GET /events and GET /events/{event_id}: numbered events."""
 
+import json
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,6 +12,7 @@ import pytest
 from eventlog import sequences
 from tests.conftest import (
     HttpResponse,
+    aws_client,
     invoke_http,
     sample_event,
     set_body,
@@ -228,6 +230,17 @@ def test_a_level_name_as_event_type_is_the_events_level(api, app, event_type, le
     window = {"since": today.isoformat(), "until": (today + timedelta(hours=1)).isoformat()}
     by_level = api.stats(app.id, "by-level", **window).body["items"]
     assert by_level == [{"level": level, "count": 1}]
+
+
+def test_an_error_event_type_triggers_the_default_alert_rule(aws, app):
+    post(app.id, {"event_type": "login", "service_name": "AuthService"})
+    post(app.id, SEED_BODY)
+    reply = aws_client("sqs").receive_message(
+        QueueUrl=aws.provisioned.queues["NotificationQueue"], MaxNumberOfMessages=10
+    )
+    (message,) = [json.loads(message["Body"]) for message in reply.get("Messages", [])]
+    assert (message["app_id"], message["event"]["number"]) == (app.id, 2)
+    assert (message["event"]["level"], message["event"]["message"]) == ("ERROR", "Timeout error")
 
 
 def test_an_idempotency_key_retry_gets_the_first_answer_and_stores_once(app):
