@@ -4,7 +4,7 @@ from http import HTTPStatus
 from typing import Any
 
 from answers import answer_once
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
@@ -15,7 +15,6 @@ from eventlog import ingestion, registry
 from eventlog.errors import InvalidInputError
 from eventlog.models.event_logging import LoggedEvent, LoggedEventIn
 
-logger = Logger(child=True)
 metrics = Metrics()  # Powertools shares metrics between instances: app.py's handler flushes them
 router = Router()
 
@@ -26,8 +25,8 @@ def _parse(payload: Any) -> LoggedEventIn:
         return LoggedEventIn.model_validate(payload)
     except ValidationError as error:
         errors = ingestion.field_errors(error)
-        fields = ", ".join(sorted({error.field for error in errors}))
-        details = [error.model_dump() for error in errors]
+        fields = ", ".join(sorted({item.field for item in errors}))
+        details = [item.model_dump() for item in errors]
         raise InvalidInputError(f"invalid {fields}", details=details) from None
 
 
@@ -40,7 +39,6 @@ def log_event() -> Response[LoggedEvent]:
     def store() -> dict:
         event = ingestion.ingest_numbered(app_id, request.to_event())
         metrics.add_metric("EventsAccepted", MetricUnit.Count, 1)
-        logger.info("event stored", extra={"app_id": app_id, "number": event.number})
         return {
             "status": HTTPStatus.CREATED,
             "body": LoggedEvent.of(event).model_dump(mode="json"),
