@@ -30,7 +30,7 @@ def _parse(payload: Any) -> LoggedEventIn:
         raise InvalidInputError(f"invalid {fields}", details=details) from None
 
 
-@router.post("/events")
+@router.post("/events", status_code=HTTPStatus.CREATED)
 def log_event() -> Response[LoggedEvent]:
     """Into the caller's app (an admin's: the default app), numbered 1, 2, 3... in that app."""
     request = _parse(json_body(router))
