@@ -57,14 +57,14 @@ def _ingest(app_id: int, payload: Any) -> dict[str, Any]:
     }
 
 
-@app.post("/apps/<app_id>/events")
+@app.post("/apps/<app_id>/events", status_code=HTTPStatus.CREATED)
 def post_events(app_id: int) -> Response[Event | BatchResult]:
     payload = json_body(app)
     answer = answer_once(app, f"app:{app_id}", lambda: _ingest(app_id, payload))
     return json_response(answer["body"], answer["status"])
 
 
-@app.post("/logs")
+@app.post("/logs", status_code=HTTPStatus.CREATED)
 def post_log() -> Response[LogAccepted]:
     """Seed 002: into the caller's app (an admin's: the default app)."""
     stored = logs.ingest_log(caller_app_id(app), text_body(app, "a log"))

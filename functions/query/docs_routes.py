@@ -13,13 +13,10 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi import swagger_ui
 
 router = Router()
 
 SPEC_PATH = Path(__file__).with_name("openapi.json")
-# Powertools bundles Swagger UI; inlining it keeps the page working with no other origin.
-SWAGGER_UI_DIR = Path(swagger_ui.__file__).parent
 
 SPEC_RESPONSE = {
     200: {
@@ -42,10 +39,14 @@ def _spec() -> dict[str, Any]:
 
 @functools.cache
 def _swagger_ui_assets() -> tuple[str, str]:
-    """(JavaScript, CSS), read on the first /docs request, not at the function's cold start."""
+    """(JavaScript, CSS), read on the first /docs request, not at the function's cold start.
+    Powertools bundles Swagger UI; inlining it keeps the page working with no other origin."""
+    from aws_lambda_powertools.event_handler.openapi import swagger_ui
+
+    swagger_ui_dir = Path(swagger_ui.__file__).parent
     return (
-        (SWAGGER_UI_DIR / "swagger-ui-bundle.min.js").read_text(),
-        (SWAGGER_UI_DIR / "swagger-ui.min.css").read_text(),
+        (swagger_ui_dir / "swagger-ui-bundle.min.js").read_text(),
+        (swagger_ui_dir / "swagger-ui.min.css").read_text(),
     )
 
 
@@ -72,10 +73,13 @@ def openapi_document():
 # compress: the page is ~1.7 MB, gzip makes it ~0.5 MB (API Gateway passes it as binary).
 @router.get("/docs", responses=PAGE_RESPONSE, compress=True)
 def swagger_page():
+    # Imported here: Swagger UI's modules would double the query function's cold start.
+    from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
+
     swagger_js, swagger_css = _swagger_ui_assets()
     # `</` inside the embedded JSON would end the page's <script> element.
     spec = _spec_for_this_request().replace("</", "<\\/")
-    page = swagger_ui.generate_swagger_html(
+    page = generate_swagger_html(
         spec, swagger_js, swagger_css, swagger_base_url="", oauth2_config=None
     )
     return Response(200, content_types.TEXT_HTML, page)

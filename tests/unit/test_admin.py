@@ -225,6 +225,13 @@ def test_key_request_that_is_no_json_object_is_refused(api, aws, body):
     assert reply.body["error"] == "VALIDATION_ERROR"
 
 
+def test_malformed_json_is_named_as_such(api, aws):
+    reply = api.create_key('{"role": "admin",')
+    assert reply.status == 400
+    assert reply.body["message"].startswith("malformed JSON")
+    assert [detail["field"] for detail in reply.body["details"]] == ["body"]
+
+
 def test_list_keys_never_shows_a_key_or_its_hash(api, app, admin_key, user_key):
     reply = api.list_keys()
     assert reply.status == 200

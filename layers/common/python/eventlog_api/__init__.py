@@ -57,12 +57,21 @@ def error_response(
     return response
 
 
-def _field_name(location: tuple) -> str:
+def _field_name(error: dict[str, Any]) -> str:
+    if error["type"] == "json_invalid":
+        return "body"  # its location holds the character offset, not a field
     # Powertools prefixes the source ("query", "body"...), twice for a model of query parameters.
-    parts = [str(part) for part in location]
+    parts = [str(part) for part in error["loc"]]
     while len(parts) > 1 and parts[0] in REQUEST_PARTS:
         parts.pop(0)
     return ".".join(parts) or "body"
+
+
+def _problem(error: dict[str, Any]) -> str:
+    if error["type"] == "json_invalid":  # as json_body says it
+        reason = (error.get("ctx") or {}).get("error")
+        return f"malformed JSON: {reason}" if reason else "malformed JSON"
+    return error["msg"].removeprefix("Value error, ")
 
 
 def create_resolver() -> APIGatewayRestResolver:
@@ -73,8 +82,8 @@ def create_resolver() -> APIGatewayRestResolver:
     def _invalid_request(error: RequestValidationError) -> Response:
         details = [
             {
-                "field": _field_name(tuple(item["loc"])),
-                "message": item["msg"].removeprefix("Value error, "),
+                "field": _field_name(item),
+                "message": _problem(item),
             }
             for item in error.errors()
         ]
