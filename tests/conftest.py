@@ -504,12 +504,13 @@ class Api:
         query: dict[str, Any] | None = None,
         role: str = "user",
         app_id: int | None = None,
+        **path_parameters: Any,
     ) -> HttpResponse:
         """A route without an app in its path (the seed APIs'): the credential's app applies."""
         event = sample_event("stats_timeseries")
         event["httpMethod"] = event["requestContext"]["httpMethod"] = method
         event["resource"] = event["requestContext"]["resourcePath"] = resource
-        set_query(set_path(event), query)
+        set_query(set_path(event, **path_parameters), query)
         if body is not None:
             set_body(event, body)
         set_caller(event, role, app_id, f"k_{role}_tests")

@@ -11,15 +11,7 @@ import pytest
 from eventlog import ingestion, tracker
 from eventlog.models.events import HEARTBEAT_NAME
 from eventlog.timeutil import parse_iso, utcnow
-from tests.conftest import (
-    HttpResponse,
-    invoke_http,
-    sample_event,
-    set_body,
-    set_caller,
-    set_path,
-    set_query,
-)
+from tests.conftest import Api, HttpResponse
 
 RECORD = "/api/v1/events/{name}"
 DAILY = "/api/v1/events"
@@ -42,14 +34,8 @@ def call(
     app_id: int | None = None,
 ) -> HttpResponse:
     """A seed route as API Gateway invokes it: the name percent-encoded, as in the URL."""
-    event = sample_event("stats_timeseries")
-    event["httpMethod"] = event["requestContext"]["httpMethod"] = method
-    event["resource"] = event["requestContext"]["resourcePath"] = resource
-    set_path(event, **({} if name is None else {"name": quote(name, safe="")}))
-    set_query(event, query)
-    set_body(event, body)
-    set_caller(event, role, app_id, f"k_{role}_tests")
-    return invoke_http(function, event)
+    path = {} if name is None else {"name": quote(name, safe="")}
+    return Api().unscoped(function, method, resource, body, query, role, app_id, **path)
 
 
 def post(app_id: int | None, name: str, body: Any = None, role: str = "user") -> HttpResponse:
