@@ -12,7 +12,6 @@ from eventlog_api import caller_app_id, json_body, json_response
 from pydantic import ValidationError
 
 from eventlog import ingestion, registry
-from eventlog.errors import InvalidInputError
 from eventlog.models.event_logging import LoggedEvent, LoggedEventIn
 
 metrics = Metrics()  # Powertools shares metrics between instances: app.py's handler flushes them
@@ -24,10 +23,7 @@ def _parse(payload: Any) -> LoggedEventIn:
     try:
         return LoggedEventIn.model_validate(payload)
     except ValidationError as error:
-        errors = ingestion.field_errors(error)
-        fields = ", ".join(sorted({item.field for item in errors}))
-        details = [item.model_dump() for item in errors]
-        raise InvalidInputError(f"invalid {fields}", details=details) from None
+        raise ingestion.invalid_input(error) from None
 
 
 @router.post("/events", status_code=HTTPStatus.CREATED)

@@ -40,6 +40,13 @@ def field_errors(error: ValidationError) -> list[FieldError]:
     ]
 
 
+def invalid_input(error: ValidationError) -> InvalidInputError:
+    """A request body's validation failure as the 400 naming each bad field."""
+    errors = field_errors(error)
+    fields = ", ".join(sorted({item.field for item in errors}))
+    return InvalidInputError(f"invalid {fields}", details=_dump(errors))
+
+
 def _stamp(app_id: int, event_in: EventIn, event_id: str, received: datetime) -> Event:
     occurred = event_in.occurred_at or received
     if event_in.occurred_at is not None and event_in.sent_at is not None:

@@ -49,11 +49,7 @@ def record(app_id: int | None, name: str, payload: Any) -> None:
     try:
         occurrence = TrackerEventIn.model_validate({} if payload is None else payload)
     except ValidationError as error:
-        errors = ingestion.field_errors(error)
-        fields = ", ".join(sorted({item.field for item in errors}))
-        raise InvalidInputError(
-            f"invalid {fields}", details=[item.model_dump() for item in errors]
-        ) from None
+        raise ingestion.invalid_input(error) from None
     event: dict[str, Any] = {"name": name, "count": occurrence.count or 1}
     if occurrence.date is not None:
         event["occurred_at"] = occurrence.date
