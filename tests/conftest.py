@@ -504,6 +504,7 @@ class Api:
         query: dict[str, Any] | None = None,
         role: str = "user",
         app_id: int | None = None,
+        headers: dict[str, str] | None = None,
         **path_parameters: Any,
     ) -> HttpResponse:
         """A route without an app in its path (the seed APIs'): the credential's app applies."""
@@ -513,6 +514,7 @@ class Api:
         set_query(set_path(event, **path_parameters), query)
         if body is not None:
             set_body(event, body)
+        set_headers(event, headers or {})
         set_caller(event, role, app_id, f"k_{role}_tests")
         return invoke_http(function, event)
 

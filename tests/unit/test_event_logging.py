@@ -11,15 +11,9 @@ import pytest
 
 from eventlog import sequences
 from tests.conftest import (
+    Api,
     HttpResponse,
     aws_client,
-    invoke_http,
-    sample_event,
-    set_body,
-    set_caller,
-    set_headers,
-    set_path,
-    set_query,
 )
 
 SEED_BODY = {
@@ -50,15 +44,7 @@ def request(
     **path: Any,
 ) -> HttpResponse:
     """A seed route as API Gateway invokes it, with the authorizer's principal."""
-    event = sample_event("stats_timeseries")
-    event["httpMethod"] = event["requestContext"]["httpMethod"] = method
-    event["resource"] = event["requestContext"]["resourcePath"] = resource
-    set_query(set_path(event, **path), query)
-    if body is not None:
-        set_body(event, body)
-    set_headers(event, headers or {})
-    set_caller(event, role, app_id, f"k_{role}_tests")
-    return invoke_http(function, event)
+    return Api().unscoped(function, method, resource, body, query, role, app_id, headers, **path)
 
 
 def post(app_id: int | None, body: Any, role: str = "ingest", **headers: str) -> HttpResponse:
