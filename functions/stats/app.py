@@ -1,11 +1,17 @@
 """Stats: counts over time, by level, by name, top messages, the hourly distribution (JSON or
-PNG), notifications and seed 002's /metrics, all from the aggregates. Read-only."""
+PNG), notifications and seed 002's /metrics, all from the aggregates. Read-only.
+
+Every answer says how fresh it is in `X-Eventlog-As-Of`: when the newest change counted for the
+app was made (the aggregates follow the events table's stream, about a second behind). A header,
+not a field, so that the seed profiles' bodies stay as their clients know them.
+"""
 
 from typing import Annotated
 
 import tracker_routes
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -28,9 +34,27 @@ from eventlog.models.stats import (
     TopMessagesQuery,
 )
 
+AS_OF_HEADER = "X-Eventlog-As-Of"
+
 logger = Logger()
 app = create_resolver()
 app.include_router(tracker_routes.router)
+
+
+def freshness(resolver: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    """Read the watermark before the counts, so that it never claims more than they hold."""
+    path_app_id = (resolver.current_event.path_parameters or {}).get("app_id")
+    if path_app_id is None:  # seed 001 and 002: the caller's app
+        as_of = stats.as_of(caller_app_id(resolver))
+    else:  # a malformed id gets its 400 from the route
+        as_of = stats.as_of(int(path_app_id)) if path_app_id.isdigit() else None
+    response = next_middleware(resolver)
+    if as_of and response.status_code == 200:
+        response.headers[AS_OF_HEADER] = as_of
+    return response
+
+
+app.use(middlewares=[freshness])
 
 
 @app.get("/apps/<app_id>/stats/timeseries")

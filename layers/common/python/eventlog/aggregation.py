@@ -1,49 +1,64 @@
-"""Aggregates in DynamoDB, kept by the write path so statistics never read raw events.
+"""Aggregates in DynamoDB: what statistics read instead of raw events.
 
-Layout of the aggregates table (`pk`, `sk`):
-- counts: `APP#<app_id>#<MINUTE|HOUR|DAY>` / bucket (`eventlog.buckets`), one item per bucket
-  holding every counter of that period: `l|<level>`, `n|<name>|<level>`, `s|<service>|<level>`.
-  Totals are sums over levels, so each counter exists once and a level filter is free.
-- messages: `APP#<app_id>#MSG#<day>` / message fingerprint, one item per message group and day:
-  `h|<hour>|<level>` counters, `t|<hour>|<level>` the last time seen (epoch ms) and `sample`
-  (the first message stored).
+Written only by the stream processor (`eventlog.stream`, exactly once per stored or deleted
+event) and by the notifier's counters; no item grows with the number of distinct names,
+services or messages. Layout of the aggregates table (`pk`, `sk`):
 
-Each event adds its `count` to the counters of its minute, hour and day, by when it happened
-(`occurred_at`). Every request merges its events first, so it sends one `ADD` per bucket and per
-message group, whatever its size; `ADD` is atomic, so concurrent writers never lose an update.
-Deleting events subtracts the same amounts.
+- counts: `APP#<app>#<MINUTE|HOUR|DAY>` / bucket (`eventlog.buckets`): `l|<level>` per level,
+  `x|…` the service's own counters (notifications, heartbeats), `r|<rule_id>` in minute buckets
+  (the events each alert rule with a condition matched), and in day buckets `d|names` /
+  `d|services`, how many distinct names and services the day has items for. Bounded: five
+  levels, a few counters, at most MAX_RULES_PER_APP rules.
+- names and services: `APP#<app>#<NAME|SERVICE>` / `<day>|<value>`, one item per value and
+  day holding `h|<hour>|<level>` counters (at most 24 x 5). All values of a range of days are
+  one Query; one value's days are one BatchGetItem. Counts by name and by service are kept per
+  hour, not per minute: minutes would cost a write per value and minute.
+- message groups: `APP#<app>#MSG#<day>` / message fingerprint: `h|<hour>|<level>` counters,
+  `t|<hour>|<level>` the last time seen (epoch ms) and `sample` (the first message counted).
+- the watermark: `APP#<app>#AS_OF` / `AS_OF`, `as_of_ms`: the newest change counted.
+
+Beyond `NAME_CARDINALITY_LIMIT` distinct names (or services) in a day, new ones are counted
+under OVERFLOW, a value no client can send (a control character).
+
+Events count by when they happened (`occurred_at`). Deletions subtract what they added.
 """
 
-import contextlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from enum import StrEnum
 from itertools import chain
 from typing import Any
 
 from eventlog import db
 from eventlog.buckets import Granularity, Run
 from eventlog.fingerprint import fingerprint
-from eventlog.models.events import Event
+from eventlog.models.events import HEARTBEAT_NAME, Event
 from eventlog.timeutil import parse_iso
 
 SAMPLE_CHARS = 1000
-# Last-seen times set by one update: keeps its expressions well under DynamoDB's 4 KB.
-LAST_SEEN_PER_UPDATE = 20
 SEPARATOR = "|"
+DAY_KEY_LENGTH = len("2026-02-10")
+# Stands for the names (or services) beyond a day's limit: Label refuses control characters.
+OVERFLOW = "\x1f"
+
+
+class Dimension(StrEnum):
+    NAME = "NAME"
+    SERVICE = "SERVICE"
+
+    @property
+    def distinct_counter(self) -> str:
+        return f"d{SEPARATOR}{self.lower()}s"
 
 
 def level_counter(level: str) -> str:
     return f"l{SEPARATOR}{level}"
 
 
-def name_counter(name: str, level: str) -> str:
-    return f"n{SEPARATOR}{name}{SEPARATOR}{level}"
-
-
-def service_counter(service: str, level: str) -> str:
-    return f"s{SEPARATOR}{service}{SEPARATOR}{level}"
+def rule_counter(rule_id: str) -> str:
+    return f"r{SEPARATOR}{rule_id}"
 
 
 def hour_counter(hour: int, level: str) -> str:
@@ -54,191 +69,206 @@ def hour_last_seen(hour: int, level: str) -> str:
     return f"t{SEPARATOR}{hour:02d}{SEPARATOR}{level}"
 
 
-# Counters of notifications, in the same count buckets, by when they were delivered.
+def parse_hour_counter(counter: str) -> tuple[int, str] | None:
+    """(hour, level) of `h|<hour>|<level>`; None for any other attribute."""
+    kind, _, rest = counter.partition(SEPARATOR)
+    hour, _, level = rest.partition(SEPARATOR)
+    return (int(hour), level) if kind == "h" and hour.isdigit() else None
+
+
+# The service's own counters, in the same count buckets.
 NOTIFICATIONS_SENT = f"x{SEPARATOR}notifications_sent"
 NOTIFICATIONS_FAILED = f"x{SEPARATOR}notifications_failed"
+HEARTBEATS = f"x{SEPARATOR}heartbeats"
 
 
-def parse_counter(counter: str) -> tuple[str, str, str]:
-    """(kind, label, level) of a counter name; labels may hold the separator, levels cannot."""
-    kind, _, rest = counter.partition(SEPARATOR)
-    label, _, level = rest.rpartition(SEPARATOR)
-    return kind, label, level
+def counts_key(app_id: int, granularity: Granularity, bucket: str) -> dict[str, str]:
+    return {"pk": f"APP#{app_id}#{granularity}", "sk": bucket}
 
 
-def _counts_pk(app_id: int, granularity: Granularity) -> str:
-    return f"APP#{app_id}#{granularity}"
+def dimension_key(app_id: int, dimension: Dimension, day: str, value: str) -> dict[str, str]:
+    return {"pk": f"APP#{app_id}#{dimension}", "sk": f"{day}{SEPARATOR}{value}"}
 
 
-def _messages_pk(app_id: int, day: str) -> str:
-    return f"APP#{app_id}#MSG#{day}"
+def messages_key(app_id: int, day: str, group_id: str) -> dict[str, str]:
+    return {"pk": f"APP#{app_id}#MSG#{day}", "sk": group_id}
+
+
+def watermark_key(app_id: int) -> dict[str, str]:
+    return {"pk": f"APP#{app_id}#AS_OF", "sk": "AS_OF"}
+
+
+def key_of(key: dict[str, str]) -> tuple[str, str]:
+    return key["pk"], key["sk"]
+
+
+# ---------------------------------------------------------------- what changes add up to
 
 
 @dataclass
-class _MessageDelta:
+class ItemDelta:
+    """One aggregate item's share of a set of changes: counters to add, and for a message
+    group its sample and last-seen times; for a name or service its value."""
+
+    key: dict[str, str]
     counters: Counter[str] = field(default_factory=Counter)
+    sample: str | None = None
     last_seen: dict[str, int] = field(default_factory=dict)  # t|hour|level -> epoch ms
-    sample: str = ""
+    value: str | None = None
+
+    def nonzero(self) -> dict[str, int]:
+        return {name: amount for name, amount in self.counters.items() if amount}
+
+    def is_empty(self) -> bool:
+        return not self.nonzero() and not self.last_seen
+
+
+@dataclass(frozen=True)
+class DimensionValue:
+    app_id: int
+    dimension: Dimension
+    day: str
+    value: str
+
+    def key(self, value: str | None = None) -> dict[str, str]:
+        """Its item's key; with `value`, the key of another value of the same day (OVERFLOW)."""
+        return dimension_key(self.app_id, self.dimension, self.day, value or self.value)
+
+    @property
+    def day_key(self) -> dict[str, str]:
+        """The key of its day's count bucket, which holds the day's distinct counters."""
+        return counts_key(self.app_id, Granularity.DAY, self.day)
 
 
 @dataclass
 class Deltas:
-    """What a set of events adds to (or, deleted, takes from) the aggregates."""
+    """What a sequence of changes (an event stored: +1, deleted: -1) adds to the aggregates.
 
-    counts: dict[tuple[Granularity, str], Counter[str]] = field(
+    Names and services are kept apart (`dimension_values`) until the caller has decided which
+    of them are counted under their own item (`place_dimensions`), the day's limit applied.
+    """
+
+    items: dict[tuple[str, str], ItemDelta] = field(default_factory=dict)
+    dimension_counts: dict[DimensionValue, Counter[str]] = field(
         default_factory=lambda: defaultdict(Counter)
     )
-    messages: dict[tuple[str, str], _MessageDelta] = field(
-        default_factory=lambda: defaultdict(_MessageDelta)
-    )
+    positive_values: set[DimensionValue] = field(default_factory=set)  # ones with an event added
 
-    def add(self, event: Event, sign: int) -> None:
+    def item(self, key: dict[str, str]) -> ItemDelta:
+        return self.items.setdefault(key_of(key), ItemDelta(key))
+
+    def add(self, event: Event, sign: int, rule_ids: Iterable[str] = ()) -> None:
         occurred = parse_iso(event.occurred_at)
         amount = sign * event.count
         level = event.level.value
-        counters = [level_counter(level)]
-        if event.name:
-            counters.append(name_counter(event.name, level))
-        if event.service:
-            counters.append(service_counter(event.service, level))
+        day = Granularity.DAY.key(occurred)
         for granularity in Granularity:
-            bucket = self.counts[(granularity, granularity.key(granularity.floor(occurred)))]
-            for counter in counters:
-                bucket[counter] += amount
+            bucket = granularity.key(granularity.floor(occurred))
+            counters = self.item(counts_key(event.app_id, granularity, bucket)).counters
+            counters[level_counter(level)] += amount
+            if event.name == HEARTBEAT_NAME:
+                counters[HEARTBEATS] += amount
+            if granularity is Granularity.MINUTE:
+                for rule_id in rule_ids:
+                    counters[rule_counter(rule_id)] += amount
+        hour = hour_counter(occurred.hour, level)
+        for dimension, value in ((Dimension.NAME, event.name), (Dimension.SERVICE, event.service)):
+            if value:
+                found = DimensionValue(event.app_id, dimension, day, value)
+                self.dimension_counts[found][hour] += amount
+                if sign > 0:
+                    self.positive_values.add(found)
         if event.message:
-            day = Granularity.DAY.key(occurred)
-            group = self.messages[(day, fingerprint(event.message))]
-            group.counters[hour_counter(occurred.hour, level)] += amount
-            group.sample = group.sample or event.message[:SAMPLE_CHARS]
+            group = self.item(messages_key(event.app_id, day, fingerprint(event.message)))
+            group.counters[hour] += amount
+            if group.sample is None:
+                group.sample = event.message[:SAMPLE_CHARS]
             if sign > 0:  # a deletion never moves last_seen back: it is not known what to
                 seen = hour_last_seen(occurred.hour, level)
                 occurred_ms = int(occurred.timestamp() * 1000)
                 group.last_seen[seen] = max(group.last_seen.get(seen, 0), occurred_ms)
 
+    def place_dimensions(self, own_item: set[DimensionValue]) -> None:
+        """Move the name and service counts into items: a value in `own_item` into its own, any
+        other into its day's OVERFLOW item."""
+        for found, counters in self.dimension_counts.items():
+            value = found.value if found in own_item else OVERFLOW
+            item = self.item(found.key(value))
+            item.value = value
+            item.counters.update(counters)
+        self.dimension_counts = defaultdict(Counter)
+        self.positive_values = set()
 
-def _add_expression(counters: dict[str, int]) -> tuple[str, dict[str, str], dict[str, int]]:
-    names = {f"#c{i}": name for i, name in enumerate(counters)}
-    values = {f":c{i}": amount for i, amount in enumerate(counters.values())}
-    clauses = ", ".join(f"#c{i} :c{i}" for i in range(len(counters)))
-    return f"ADD {clauses}", names, values
-
-
-def _update_counts(app_id: int, granularity: Granularity, bucket: str, counters: dict) -> None:
-    expression, names, values = _add_expression(counters)
-    db.aggregates_table().update_item(
-        Key={"pk": _counts_pk(app_id, granularity), "sk": bucket},
-        UpdateExpression=expression,
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues=values,
-    )
+    def changed_items(self) -> list[ItemDelta]:
+        return [item for item in self.items.values() if not item.is_empty()]
 
 
-def _last_seen_clauses(seen: dict[str, int]) -> tuple[str, str, dict, dict]:
-    """SET clauses moving each last-seen time forward, and the condition that they all do."""
-    names = {f"#t{i}": name for i, name in enumerate(seen)}
-    values = {f":t{i}": ms for i, ms in enumerate(seen.values())}
-    assignments = ", ".join(f"#t{i} = :t{i}" for i in range(len(seen)))
-    condition = " AND ".join(
-        f"(attribute_not_exists(#t{i}) OR #t{i} < :t{i})" for i in range(len(seen))
-    )
-    return assignments, condition, names, values
+def update_of(delta: ItemDelta, table: str) -> dict[str, Any]:
+    """The `Update` of a transaction (or, flattened, an UpdateItem) applying one item's delta.
 
-
-def _set_if_later(key: dict[str, str], seen: dict[str, int]) -> None:
-    assignments, condition, names, values = _last_seen_clauses(seen)
-    db.aggregates_table().update_item(
-        Key=key,
-        UpdateExpression=f"SET {assignments}",
-        ConditionExpression=condition,
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues=values,
-    )
-
-
-def _advance_last_seen(key: dict[str, str], seen: dict[str, int]) -> None:
-    """Move last-seen times forward: together when none goes back, else each on its own."""
-    failed = db.client().exceptions.ConditionalCheckFailedException
-    try:
-        _set_if_later(key, seen)
-        return
-    except failed:
-        if len(seen) == 1:
-            return
-    for name, ms in seen.items():
-        with contextlib.suppress(failed):
-            _set_if_later(key, {name: ms})
-
-
-def _update_messages(app_id: int, day: str, group_id: str, delta: _MessageDelta) -> None:
-    """Counts, sample and last-seen times of a message group, in one update when it can.
-
-    DynamoDB has no max(): a last-seen time moves only forward, by a condition. An earlier
-    event arriving late fails it: the counts then go alone and the times one by one (rare).
-    Expressions are capped at 4 KB, so a backfill touching many hours sends its times in parts.
+    A last-seen time is set only forward: the condition says so, and a transaction whose
+    condition fails is cancelled as a whole, for the caller to retry without that time.
     """
-    counts, names, values = _add_expression(delta.counters)
-    names["#sample"], values[":sample"] = "sample", delta.sample
-    update = f"{counts} SET #sample = if_not_exists(#sample, :sample)"
-    key = {"pk": _messages_pk(app_id, day), "sk": group_id}
-    seen = list(delta.last_seen.items())
-    first = dict(seen[:LAST_SEEN_PER_UPDATE])
-    table = db.aggregates_table()
-    counts_only = {
-        "Key": key,
-        "UpdateExpression": update,
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    adds, sets, conditions = [], [], []
+    for i, (name, amount) in enumerate(delta.nonzero().items()):
+        names[f"#c{i}"], values[f":c{i}"] = name, amount
+        adds.append(f"#c{i} :c{i}")
+    if delta.sample is not None:
+        names["#sample"], values[":sample"] = "sample", delta.sample
+        sets.append("#sample = if_not_exists(#sample, :sample)")
+    if delta.value is not None:
+        names["#value"], values[":value"] = "value", delta.value
+        sets.append("#value = :value")
+    for i, (name, ms) in enumerate(delta.last_seen.items()):
+        names[f"#t{i}"], values[f":t{i}"] = name, ms
+        sets.append(f"#t{i} = :t{i}")
+        conditions.append(f"(attribute_not_exists(#t{i}) OR #t{i} < :t{i})")
+    expression = " ".join(
+        part
+        for part in (
+            f"ADD {', '.join(adds)}" if adds else "",
+            f"SET {', '.join(sets)}" if sets else "",
+        )
+        if part
+    )
+    update: dict[str, Any] = {
+        "TableName": table,
+        "Key": delta.key,
+        "UpdateExpression": expression,
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
     }
-    if not first:
-        table.update_item(**counts_only)
-    else:
-        assignments, condition, seen_names, seen_values = _last_seen_clauses(first)
-        try:
-            table.update_item(
-                Key=key,
-                UpdateExpression=f"{update}, {assignments}",
-                ConditionExpression=condition,
-                ExpressionAttributeNames={**names, **seen_names},
-                ExpressionAttributeValues={**values, **seen_values},
-            )
-        except db.client().exceptions.ConditionalCheckFailedException:
-            table.update_item(**counts_only)
-            _advance_last_seen(key, first)
-    for start in range(LAST_SEEN_PER_UPDATE, len(seen), LAST_SEEN_PER_UPDATE):
-        _advance_last_seen(key, dict(seen[start : start + LAST_SEEN_PER_UPDATE]))
-
-
-def apply(app_id: int, events: Iterable[Event], sign: int = 1) -> None:
-    """Add stored events to the aggregates (sign=1), or take deleted ones away (sign=-1)."""
-    deltas = Deltas()
-    for event in events:
-        deltas.add(event, sign)
-    calls = []
-    for (granularity, bucket), counters in deltas.counts.items():
-        nonzero = {name: amount for name, amount in counters.items() if amount}
-        if nonzero:
-            calls.append(lambda g=granularity, b=bucket, c=nonzero: _update_counts(app_id, g, b, c))
-    for (day, group_id), delta in deltas.messages.items():
-        delta.counters = Counter({k: v for k, v in delta.counters.items() if v})
-        if delta.counters:
-            calls.append(lambda d=day, g=group_id, m=delta: _update_messages(app_id, d, g, m))
-    db.run_parallel(calls)
+    if conditions:
+        update["ConditionExpression"] = " AND ".join(conditions)
+    return update
 
 
 def count_notifications(app_id: int, at: datetime, sent: int = 0, failed: int = 0) -> None:
     """Add delivered (sent) and given-up (failed) notifications to the minute, hour and day."""
-    counters = {
-        name: amount
-        for name, amount in ((NOTIFICATIONS_SENT, sent), (NOTIFICATIONS_FAILED, failed))
-        if amount
-    }
-    if counters:
-        db.run_parallel(
-            [
-                lambda g=granularity: _update_counts(app_id, g, g.key(g.floor(at)), counters)
-                for granularity in Granularity
-            ]
+    table = db.aggregates_table().name
+    calls = []
+    for granularity in Granularity:
+        delta = ItemDelta(counts_key(app_id, granularity, granularity.key(granularity.floor(at))))
+        delta.counters.update({NOTIFICATIONS_SENT: sent, NOTIFICATIONS_FAILED: failed})
+        if not delta.is_empty():
+            calls.append(lambda d=delta: db.client().update_item(**update_of(d, table)))
+    db.run_parallel(calls)
+
+
+def advance_watermark(app_id: int, as_of: datetime) -> None:
+    """Record that the app's changes up to `as_of` are counted (never moving it back)."""
+    as_of_ms = int(as_of.timestamp() * 1000)
+    try:
+        db.aggregates_table().update_item(
+            Key=watermark_key(app_id),
+            UpdateExpression="SET as_of_ms = :t",
+            ConditionExpression="attribute_not_exists(as_of_ms) OR as_of_ms < :t",
+            ExpressionAttributeValues={":t": as_of_ms},
         )
+    except db.client().exceptions.ConditionalCheckFailedException:
+        pass  # a newer change is counted already
 
 
 # ---------------------------------------------------------------- reading
@@ -251,8 +281,12 @@ class CountsBucket:
     counters: dict[str, int]
 
 
-def _counts_of(item: dict[str, Any]) -> dict[str, int]:
-    return {name: int(value) for name, value in item.items() if name not in ("pk", "sk")}
+def _counters_of(item: dict[str, Any]) -> dict[str, int]:
+    return {
+        name: int(value)
+        for name, value in item.items()
+        if name not in ("pk", "sk", "value", "sample")
+    }
 
 
 def read_counts(app_id: int, runs: list[Run]) -> list[CountsBucket]:
@@ -263,17 +297,69 @@ def read_counts(app_id: int, runs: list[Run]) -> list[CountsBucket]:
             db.aggregates_table(),
             KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
             ExpressionAttributeValues={
-                ":pk": _counts_pk(app_id, run.granularity),
+                ":pk": counts_key(app_id, run.granularity, "")["pk"],
                 ":first": run.first_key,
                 ":last": run.last_key,
             },
         )
         return [
-            CountsBucket(run.granularity, run.granularity.start(item["sk"]), _counts_of(item))
+            CountsBucket(run.granularity, run.granularity.start(item["sk"]), _counters_of(item))
             for item in items
         ]
 
     return list(chain.from_iterable(db.run_parallel([lambda r=run: read(r) for run in runs])))
+
+
+@dataclass
+class DimensionDay:
+    """One name's (or service's) counts on one day: `h|<hour>|<level>` -> count."""
+
+    value: str
+    day: datetime
+    counters: dict[str, int]
+
+    def hours(self, levels: Iterable[str] | None = None) -> Iterable[tuple[datetime, int]]:
+        """(start of the hour, count) of every hour with counts at these levels (None: all)."""
+        wanted = None if levels is None else set(levels)
+        per_hour: Counter[int] = Counter()
+        for counter, count in self.counters.items():
+            parsed = parse_hour_counter(counter)
+            if parsed and (wanted is None or parsed[1] in wanted):
+                per_hour[parsed[0]] += count
+        for hour in sorted(per_hour):
+            yield self.day.replace(hour=hour), per_hour[hour]
+
+
+def _dimension_day(item: dict[str, Any]) -> DimensionDay:
+    day = datetime.strptime(item["sk"][:DAY_KEY_LENGTH], "%Y-%m-%d").replace(tzinfo=UTC)
+    return DimensionDay(value=item["value"], day=day, counters=_counters_of(item))
+
+
+def read_dimension_days(
+    app_id: int, dimension: Dimension, first_day: datetime, last_day: datetime
+) -> list[DimensionDay]:
+    """Every value's counts on each day from first_day to last_day included: one Query."""
+    day = Granularity.DAY.key
+    items = db.query_items(
+        db.aggregates_table(),
+        KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
+        ExpressionAttributeValues={
+            ":pk": dimension_key(app_id, dimension, "", "")["pk"],
+            # "}" sorts after the separator: every value of the last day is included.
+            ":first": f"{day(first_day)}{SEPARATOR}",
+            ":last": f"{day(last_day)}}}",
+        },
+    )
+    return [_dimension_day(item) for item in items]
+
+
+def read_dimension_value(
+    app_id: int, dimension: Dimension, value: str, days: list[datetime]
+) -> list[DimensionDay]:
+    """One value's counts on each of these days (absent: no counts), by BatchGetItem."""
+    keys = [dimension_key(app_id, dimension, Granularity.DAY.key(day), value) for day in days]
+    items = db.batch_get_items(db.aggregates_table().name, keys)
+    return sorted((_dimension_day(item) for item in items), key=lambda found: found.day)
 
 
 @dataclass
@@ -292,7 +378,9 @@ def read_message_groups(app_id: int, days: list[datetime]) -> list[MessageGroup]
         items = db.query_items(
             db.aggregates_table(),
             KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": _messages_pk(app_id, Granularity.DAY.key(day))},
+            ExpressionAttributeValues={
+                ":pk": messages_key(app_id, Granularity.DAY.key(day), "")["pk"]
+            },
         )
         return [
             MessageGroup(
@@ -307,3 +395,11 @@ def read_message_groups(app_id: int, days: list[datetime]) -> list[MessageGroup]
         ]
 
     return list(chain.from_iterable(db.run_parallel([lambda d=day: read(d) for day in days])))
+
+
+def read_watermark(app_id: int) -> datetime | None:
+    """When the newest change counted for the app was made; None before the first."""
+    item = db.aggregates_table().get_item(Key=watermark_key(app_id)).get("Item")
+    if not item:
+        return None
+    return datetime.fromtimestamp(int(item["as_of_ms"]) / 1000, UTC)

@@ -24,6 +24,8 @@ class Settings:
     propagation_interval_seconds: int
     propagation_delay_seconds: int
     subscription_max_failures: int
+    name_cardinality_limit: int  # distinct names (and services) counted per app and day
+    aggregation_failure_queue_url: str  # stream records the aggregator could not count
 
 
 @cache
@@ -46,4 +48,6 @@ def get_settings() -> Settings:
         propagation_interval_seconds=int(env.get("PROPAGATION_INTERVAL_SECONDS", "60")),
         propagation_delay_seconds=int(env.get("PROPAGATION_DELAY_SECONDS", "15")),
         subscription_max_failures=int(env.get("SUBSCRIPTION_MAX_FAILURES", "10")),
+        name_cardinality_limit=int(env.get("NAME_CARDINALITY_LIMIT", "10000")),
+        aggregation_failure_queue_url=env.get("AGGREGATION_FAILURE_QUEUE_URL", ""),
     )

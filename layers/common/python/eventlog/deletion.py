@@ -1,13 +1,14 @@
-"""Deleting events, and taking them off the aggregates in the same call."""
+"""Deleting events. The aggregates follow from the events table's stream (`eventlog.stream`
+subtracts what each deletion removed), as they follow every stored event."""
 
 import time
 
-from eventlog import aggregation, db, registry, repository
+from eventlog import db, registry, repository
 from eventlog.errors import NotFoundError
 from eventlog.ids import is_ulid
 from eventlog.models.events import Event, EventsDeleted
 
-# Events deleted between two updates of the aggregates.
+# Events deleted between two looks at the deadline.
 CHUNK = 100
 
 
@@ -16,15 +17,13 @@ def delete_event(app_id: int, event_id: str) -> Event:
     event = repository.delete_event(app_id, event_id) if is_ulid(event_id) else None
     if event is None:
         raise NotFoundError(f"no event '{event_id}' in app {app_id}")
-    aggregation.apply(app_id, [event], sign=-1)
     return event
 
 
 def delete_events_named(app_id: int, name: str, deadline: float) -> EventsDeleted:
     """Delete every event of an app with this name, until done or `deadline` (time.monotonic()).
 
-    Short of time it stops between chunks, the aggregates matching what is deleted so far, and
-    says it is not complete: calling again goes on.
+    Short of time it stops between chunks and says it is not complete: calling again goes on.
     """
     registry.require_app(app_id)
     deleted: list[Event] = []
@@ -35,9 +34,7 @@ def delete_events_named(app_id: int, name: str, deadline: float) -> EventsDelete
             events = db.run_parallel(
                 [lambda i=event_id: repository.delete_event(app_id, i) for event_id in chunk]
             )
-            gone = [event for event in events if event is not None]
-            aggregation.apply(app_id, gone, sign=-1)
-            deleted += gone
+            deleted += [event for event in events if event is not None]
     return _summary(app_id, name, deleted, complete=True)
 
 

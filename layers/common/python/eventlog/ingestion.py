@@ -1,7 +1,11 @@
-"""Ingestion: validate, stamp, deduplicate and store events.
+"""Ingestion: validate, stamp, deduplicate and store events. Nothing else.
 
-Every event stored is added to the aggregates (`eventlog.aggregation`) by the same request,
-then queued for the notifier when it matches one of the app's alert rules.
+Counting and alert rules happen downstream, from the events table's stream (`eventlog.stream`):
+a stored event is counted and matched even when the request that stored it dies a moment
+later, and a request never waits for, or fails because of, the aggregates.
+
+An event that could not be stored (larger than DynamoDB's item limit) is rejected as that item
+before anything is written, so a batch is never half-stored by it.
 
 Deduplication: an event with a client `event_id` first claims that id (a conditional write), then
 is stored with a conditional write under the ULID the claim holds. A retry finds the claim and
@@ -15,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from eventlog import aggregation, alerts, db, notify_queue, repository, sequences
+from eventlog import db, registry, repository, sequences
 from eventlog.config import get_settings
 from eventlog.errors import InvalidInputError
 from eventlog.ids import new_ulids
@@ -23,11 +27,15 @@ from eventlog.models.base import MAX_BATCH, FieldError
 from eventlog.models.events import BatchItemResult, BatchResult, Event, EventIn
 from eventlog.timeutil import epoch_seconds, format_iso, utcnow
 
+# DynamoDB's limit on an item: an event stored as more is refused before anything is written.
+MAX_ITEM_BYTES = 400 * 1024
+
 
 @dataclass
 class Stored:
-    status: Literal["accepted", "duplicate"]
+    status: Literal["accepted", "duplicate", "rejected"]
     event: Event
+    problem: str | None = None  # why it was rejected
 
 
 def field_errors(error: ValidationError) -> list[FieldError]:
@@ -61,9 +69,19 @@ def _stamp(app_id: int, event_in: EventIn, event_id: str, received: datetime) ->
     )
 
 
+def _unstorable(event: Event, expires_at: int) -> str | None:
+    size = repository.item_size(repository.to_item(event, expires_at))
+    if size <= MAX_ITEM_BYTES:
+        return None
+    return (
+        f"the event would take {size:,} bytes stored, over DynamoDB's {MAX_ITEM_BYTES:,}: "
+        "send less data, stack or tags"
+    )
+
+
 def _store(app_id: int, events_in: list[EventIn], numbered: bool = False) -> list[Stored]:
     """`numbered`: each event stored now also gets the app's next number (eventlog.sequences)."""
-    _, rules = alerts.app_and_rules(app_id)
+    registry.require_app(app_id)
     received = utcnow()
     expires_at = epoch_seconds(received + timedelta(days=get_settings().retention_days))
     ids = new_ulids(received, len(events_in))
@@ -71,13 +89,20 @@ def _store(app_id: int, events_in: list[EventIn], numbered: bool = False) -> lis
         _stamp(app_id, event_in, event_id, received)
         for event_in, event_id in zip(events_in, ids, strict=True)
     ]
+    results: dict[int, Stored] = {}
+    for i, event in enumerate(events):
+        problem = _unstorable(event, expires_at)
+        if problem:
+            results[i] = Stored("rejected", event, problem)
+    storable = [i for i in range(len(events)) if i not in results]
 
-    fresh = [i for i, event in enumerate(events) if event.event_id is None]
+    fresh = [i for i in storable if events[i].event_id is None]
     first_with_id: dict[str, int] = {}
     repeated: dict[int, int] = {}
-    for i, event in enumerate(events):
-        if event.event_id is not None:
-            repeated_of = first_with_id.setdefault(event.event_id, i)
+    for i in storable:
+        client_id = events[i].event_id
+        if client_id is not None:
+            repeated_of = first_with_id.setdefault(client_id, i)
             if repeated_of != i:
                 repeated[i] = repeated_of
     claiming = list(first_with_id.values())
@@ -107,18 +132,13 @@ def _store(app_id: int, events_in: list[EventIn], numbered: bool = False) -> lis
     )
     repository.put_new_events([events[i] for i in fresh], expires_at)
 
-    results: dict[int, Stored] = {i: Stored("accepted", events[i]) for i in fresh}
+    results.update({i: Stored("accepted", events[i]) for i in fresh})
     for i, stored in zip(storing, stored_now, strict=True):
         results[i] = Stored("accepted" if stored else "duplicate", events[i])
     for i in deleted:
         results[i] = Stored("duplicate", events[i])
     for i, first in repeated.items():
         results[i] = Stored("duplicate", events[first])
-    # Only what this request stored is counted: duplicates were counted by the request that
-    # stored them.
-    stored = [r.event for r in results.values() if r.status == "accepted"]
-    aggregation.apply(app_id, stored)
-    notify_queue.enqueue_matches(app_id, stored, rules)
     return [results[i] for i in range(len(events))]
 
 
@@ -129,6 +149,8 @@ def ingest_one(app_id: int, raw: Any) -> Stored:
     except ValidationError as error:
         raise InvalidInputError("invalid event", details=_dump(field_errors(error))) from None
     (stored,) = _store(app_id, [event_in])
+    if stored.problem:
+        raise InvalidInputError(f"invalid event: {stored.problem}")
     if stored.status == "duplicate":
         original = repository.get_event(app_id, stored.event.id, epoch_seconds(utcnow()))
         return Stored("duplicate", original or stored.event)
@@ -141,6 +163,8 @@ def ingest_numbered(app_id: int, event_in: EventIn) -> Event:
     Seed 000 sends no client event_id (only events without one are numbered): its retries are
     answered once by their Idempotency-Key instead."""
     (stored,) = _store(app_id, [event_in], numbered=True)
+    if stored.problem:
+        raise InvalidInputError(f"invalid event: {stored.problem}")
     return stored.event
 
 
@@ -162,9 +186,13 @@ def ingest_batch(app_id: int, raw_items: list[Any]) -> BatchResult:
     if valid:
         stored = _store(app_id, [event_in for _, event_in in valid])
         for (index, _), outcome in zip(valid, stored, strict=True):
-            results[index] = BatchItemResult(
-                index=index, status=outcome.status, id=outcome.event.id
-            )
+            if outcome.problem:
+                errors = [FieldError(field="event", message=outcome.problem)]
+                results[index] = BatchItemResult(index=index, status="rejected", errors=errors)
+            else:
+                results[index] = BatchItemResult(
+                    index=index, status=outcome.status, id=outcome.event.id
+                )
     items = [result for result in results if result is not None]
     rejected = sum(item.status == "rejected" for item in items)
     refused = rejected == len(items)

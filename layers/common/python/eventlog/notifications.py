@@ -7,9 +7,9 @@ A message (`eventlog.notify_queue`) is `{"app_id", "rule_id", "event"}`. Process
    redelivered message reuses it instead of deciding again (a second decision would find the
    cooldown it claimed itself and stay silent, or notify twice). In order, it is `skip` when the
    rule is gone, disabled or no longer matches the event; when the rule's condition does not hold
-   on the aggregates' minute counts (the write path counted the event before it queued it, so
-   nothing is counted here); when the rule's cooldown for the event's level is running. Else it
-   is `notify`, with the rule's channels as they were.
+   on the aggregates' minute counts (the stream processor counted the event before it queued
+   it, so nothing is counted here); when the rule's cooldown for the event's level is running.
+   Else it is `notify`, with the rule's channels as they were.
 2. **Delivery** through each decided channel, each recorded with Powertools Idempotency by
    (app, event, rule, channel index): when one channel succeeded and another failed, the retry
    sends only the failed one, and a message redelivered after a success sends nothing.
@@ -48,10 +48,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from pydantic import Field, ValidationError, model_validator
 
 from eventlog import aggregation, alerts, channels, db
-from eventlog.aggregation import parse_counter
+from eventlog.aggregation import rule_counter
 from eventlog.buckets import Granularity, Run
 from eventlog.config import get_settings
-from eventlog.models.alerts import AlertRule, Condition, Increase, Threshold, pattern_matches
+from eventlog.models.alerts import AlertRule, Condition, Increase, Threshold
 from eventlog.models.base import Level, Model
 from eventlog.models.events import Event
 from eventlog.outbound import DeliveryError
@@ -63,7 +63,6 @@ logger = Logger(child=True)
 # (NotificationMaxReceives x NotificationRetrySeconds). A message redriven from the dead-letter
 # queue later than this is decided afresh.
 REMEMBER_SECONDS = 24 * 3600
-LEVELS = frozenset(level.value for level in Level)
 
 
 # ---------------------------------------------------------------- the message
@@ -102,29 +101,10 @@ def parse_message(body: str) -> NotificationMessage:
 
 
 def rule_count(rule: AlertRule, counters: dict[str, int]) -> int:
-    """The events of one count bucket that the rule's condition counts.
-
-    A rule with a condition matches on event_name or service, not both (the models refuse it),
-    so its events are counted by `n|<name>|<level>`, `s|<service>|<level>` or, with neither,
-    `l|<level>`, over the levels at or above its min_level.
-    """
-    if rule.event_name is not None:
-        kind, pattern = "n", rule.event_name
-    elif rule.service is not None:
-        kind, pattern = "s", rule.service
-    else:
-        kind, pattern = "l", None
-    total = 0
-    for counter, amount in counters.items():
-        counter_kind, label, level = parse_counter(counter)
-        if (
-            counter_kind == kind
-            and level in LEVELS
-            and Level(level).at_least(rule.min_level)
-            and (pattern is None or pattern_matches(pattern, label))
-        ):
-            total += amount
-    return total
+    """The events of one minute bucket that the rule's condition counts: the stream processor
+    counts each event a rule with a condition matches in the rule's own counter, so patterns
+    and levels are applied once, when counting (from the rule's creation on)."""
+    return counters.get(rule_counter(rule.id), 0)
 
 
 def window_counts(

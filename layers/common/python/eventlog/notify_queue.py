@@ -1,8 +1,10 @@
-"""The write path's side of notifications: events matching an alert rule go to the queue.
+"""The stream processor's side of notifications: events matching an alert rule go to the queue.
 
-One message per (stored event, matching rule), sent in batches of ten. The notifier decides
-from there (conditions, cooldowns) and delivers. A send that fails is logged and not retried
-by the client: the events are stored already and their request must not fail for it.
+One message per (counted event, matching rule), sent in batches of ten. The notifier decides
+from there (conditions, cooldowns) and delivers, once per (event, rule) however often a message
+is sent: a stream chunk replayed after a failure queues its messages again, and nothing is
+notified twice. A send that still fails after a retry raises QueueSendFailed, so the chunk is
+retried rather than its notifications lost.
 """
 
 import json
@@ -10,13 +12,10 @@ from functools import cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger
 
 from eventlog.config import get_settings
 from eventlog.models.alerts import AlertRule
 from eventlog.models.events import Event
-
-logger = Logger(child=True)
 
 SQS_BATCH = 10
 # SQS takes 256 KB per message and per batch: events with large payloads go without them.
@@ -54,6 +53,26 @@ def _batches(bodies: list[str]) -> list[list[str]]:
     return [batch for batch in batches if batch]
 
 
+class QueueSendFailed(Exception):
+    """Some messages could not be queued (after one retry of the failed ones)."""
+
+
+def send(queue_url: str, bodies: list[str]) -> None:
+    """Queue these message bodies, in batches of ten under SQS's size limit."""
+    for batch in _batches(bodies):
+        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)]
+        for _attempt in range(2):  # failed entries of a batch get one more try
+            reply = _sqs().send_message_batch(QueueUrl=queue_url, Entries=entries)
+            failed_ids = {failure["Id"] for failure in reply.get("Failed", [])}
+            entries = [entry for entry in entries if entry["Id"] in failed_ids]
+            if not entries:
+                break
+        if entries:
+            raise QueueSendFailed(
+                f"{len(entries)} messages not queued: {reply.get('Failed', [])[:3]}"
+            )
+
+
 def enqueue_matches(app_id: int, events: list[Event], rules: list[AlertRule]) -> int:
     """Queue every (event, rule) that matches; returns how many messages were sent."""
     bodies = [
@@ -62,21 +81,5 @@ def enqueue_matches(app_id: int, events: list[Event], rules: list[AlertRule]) ->
         for rule in rules
         if rule.matches(event.level, event.name, event.service)
     ]
-    sent = 0
-    for batch in _batches(bodies):
-        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)]
-        for _attempt in range(2):  # failed entries of a batch get one more try
-            reply = _sqs().send_message_batch(
-                QueueUrl=get_settings().notification_queue_url, Entries=entries
-            )
-            sent += len(reply.get("Successful", []))
-            failed_ids = {failure["Id"] for failure in reply.get("Failed", [])}
-            entries = [entry for entry in entries if entry["Id"] in failed_ids]
-            if not entries:
-                break
-        if entries:
-            logger.error(
-                "notifications not queued",
-                extra={"app_id": app_id, "lost": len(entries), "failures": reply.get("Failed")},
-            )
-    return sent
+    send(get_settings().notification_queue_url, bodies)
+    return len(bodies)

@@ -12,7 +12,6 @@ All three carry `expires_at` (epoch seconds) for DynamoDB's TTL, an index item i
 """
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,11 +22,11 @@ from eventlog import db
 from eventlog.models.events import Event
 
 JSON_FIELDS = ("data", "stack", "tags")
-BATCH_GET = 100  # keys per BatchGetItem request, DynamoDB's limit
+EVENT_PREFIX = "E#"  # the sort keys of events (not claims or index items)
 
 
 def _event_key(app_id: int, event_id: str) -> dict[str, str]:
-    return {"pk": f"APP#{app_id}", "sk": f"E#{event_id}"}
+    return {"pk": f"APP#{app_id}", "sk": f"{EVENT_PREFIX}{event_id}"}
 
 
 def _claim_key(app_id: int, client_event_id: str) -> dict[str, str]:
@@ -55,6 +54,21 @@ def to_item(event: Event, expires_at: int) -> dict[str, Any]:
         if value is not None:
             item[field] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return item
+
+
+def item_size(value: Any) -> int:
+    """What DynamoDB counts of an item (attribute names and values), in bytes: strings in UTF-8,
+    numbers about one byte per two digits, maps and lists a few bytes each beside their
+    contents (the rules of tools/capacity.py, on the item as the resource sends it)."""
+    if isinstance(value, dict):
+        return 3 + sum(len(str(name).encode()) + 1 + item_size(v) for name, v in value.items())
+    if isinstance(value, list | tuple | set):
+        return 3 + sum(1 + item_size(v) for v in value)
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass"))
+    if isinstance(value, bool) or value is None:
+        return 1
+    return len(str(value)) // 2 + 2
 
 
 def from_item(item: dict[str, Any]) -> Event:
@@ -166,25 +180,9 @@ def get_events(app_id: int, event_ids: list[str], now_epoch: int) -> dict[str, E
     """The live events among these ids, by id (BatchGetItem, up to 100 ids a request)."""
     table = db.events_table().name
     keys = [_event_key(app_id, event_id) for event_id in event_ids]
-    chunks = [keys[i : i + BATCH_GET] for i in range(0, len(keys), BATCH_GET)]
-    replies = db.run_parallel([lambda chunk=chunk: _batch_get(table, chunk) for chunk in chunks])
-    events = [from_item(item) for items in replies for item in items if _live(item, now_epoch)]
+    items = db.batch_get_items(table, keys)
+    events = [from_item(item) for item in items if _live(item, now_epoch)]
     return {event.id: event for event in events}
-
-
-def _batch_get(table: str, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    request = {table: {"Keys": keys}}
-    pause = 0.05
-    while True:
-        reply = db.client().batch_get_item(RequestItems=request)
-        items += reply["Responses"].get(table, [])
-        # Keys DynamoDB left for later (throttling, 16 MB a reply): asked for again, backing off.
-        request = reply.get("UnprocessedKeys") or {}
-        if not request:
-            return items
-        time.sleep(pause)
-        pause = min(pause * 2, 1.0)
 
 
 @dataclass
@@ -282,7 +280,7 @@ def delete_event(app_id: int, event_id: str) -> Event | None:
     """Delete an event; returns it when this call deleted it, None when it was not there.
 
     Concurrent deletions of one event each ask for the old item: only one of them gets it, so
-    only one takes it off the aggregates.
+    only one reports it deleted (the stream has one REMOVE, which the aggregates subtract).
     """
     reply = db.events_table().delete_item(Key=_event_key(app_id, event_id), ReturnValues="ALL_OLD")
     item = reply.get("Attributes")

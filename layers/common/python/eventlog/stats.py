@@ -1,10 +1,15 @@
-"""Statistics, computed from the aggregates only: their cost depends on the time range asked,
-never on how many events it holds.
+"""Statistics, computed from the aggregates only: their cost depends on the time range asked
+(and, by name, on the names it returns), never on how many events it holds.
+
+The aggregates follow the events table's stream, about a second behind writes: `as_of` says
+when the newest change they count was made (the API sends it as `X-Eventlog-As-Of`).
 
 Statistics count whole hours (a timeseries, whole buckets of its interval): `since` is rounded
 down and `until` up, and the replies give the range counted. Partial hours would mean reading
 minute buckets, whose number and size grow with how busy an app is. Events count by when they
-happened (`occurred_at`).
+happened (`occurred_at`). Counts by name and by service are kept per hour: a timeseries by
+minute, or an hourly distribution in a zone not a whole number of hours from UTC, can be asked
+for the totals only.
 """
 
 from collections import Counter
@@ -13,19 +18,22 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from eventlog import aggregation, registry
 from eventlog.aggregation import (
+    HEARTBEATS,
     NOTIFICATIONS_FAILED,
     NOTIFICATIONS_SENT,
+    OVERFLOW,
     CountsBucket,
+    Dimension,
+    DimensionDay,
     hour_counter,
     hour_last_seen,
     level_counter,
-    name_counter,
-    service_counter,
+    parse_hour_counter,
 )
 from eventlog.buckets import Granularity, Run, count_buckets, cover
+from eventlog.config import get_settings
 from eventlog.errors import InvalidInputError
 from eventlog.models.base import Level
-from eventlog.models.events import HEARTBEAT_NAME
 from eventlog.models.stats import (
     FIRST_YEAR,
     LAST_YEAR,
@@ -40,6 +48,7 @@ from eventlog.models.stats import (
     MessageCount,
     Metrics,
     NameCount,
+    NameOverflow,
     NotificationCounts,
     StatsRange,
     Timeseries,
@@ -85,32 +94,53 @@ def _levels(level: Level | None) -> list[str]:
     return [level.value] if level else [member.value for member in Level]
 
 
-def _counter(level: str, name: str | None = None, service: str | None = None) -> str:
-    if name:
-        return name_counter(name, level)
-    if service:
-        return service_counter(service, level)
-    return level_counter(level)
-
-
-def _counters(levels: list[str], name: str | None = None, service: str | None = None) -> list[str]:
-    """The counters whose sum the filters ask for."""
-    return [_counter(level, name, service) for level in levels]
-
-
 def _sum(bucket: CountsBucket, counters: list[str]) -> int:
     return sum(bucket.counters.get(counter, 0) for counter in counters)
 
 
-def name_counts(bucket: CountsBucket, levels: list[str] | None = None) -> Counter[str]:
-    """The count of each event name in a bucket, summed over `levels` (default: every level)."""
-    levels = levels or _levels(None)
-    counts: Counter[str] = Counter()
-    for counter, count in bucket.counters.items():
-        kind, name, level = aggregation.parse_counter(counter)
-        if kind == "n" and level in levels:
-            counts[name] += count
+def _level_counters(levels: list[str]) -> list[str]:
+    return [level_counter(level) for level in levels]
+
+
+def _dimension(query: CountsQuery) -> tuple[Dimension, str] | None:
+    """The name or service a query filters on, if any."""
+    if query.name:
+        return Dimension.NAME, query.name
+    if query.service:
+        return Dimension.SERVICE, query.service
+    return None
+
+
+def _days(since: datetime, until: datetime) -> list[datetime]:
+    return list(Run(DAY, DAY.floor(since), DAY.ceil(until)).starts())
+
+
+def _hour_level_counts(
+    days: list[DimensionDay], since: datetime, until: datetime, levels: list[str]
+) -> Counter[tuple[datetime, str]]:
+    """(hour, level) -> count of these name (or service) days, for the hours in [since, until)."""
+    counts: Counter[tuple[datetime, str]] = Counter()
+    for day in days:
+        for counter, count in day.counters.items():
+            parsed = parse_hour_counter(counter)
+            if parsed and parsed[1] in levels:
+                hour = day.day.replace(hour=parsed[0])
+                if since <= hour < until:
+                    counts[(hour, parsed[1])] += count
     return counts
+
+
+def _value_counts(
+    app_id: int, found: tuple[Dimension, str], since: datetime, until: datetime, levels: list[str]
+) -> Counter[tuple[datetime, str]]:
+    days = aggregation.read_dimension_value(app_id, *found, _days(since, until))
+    return _hour_level_counts(days, since, until, levels)
+
+
+def _per_hour_only(what: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"counts by name and by service are kept per hour: {what}, or leave out name and service"
+    )
 
 
 def timeseries(app_id: int, query: TimeseriesQuery) -> Timeseries:
@@ -125,9 +155,18 @@ def timeseries(app_id: int, query: TimeseriesQuery) -> Timeseries:
             "narrow the range or use a larger interval"
         )
     run = Run(granularity, since, until)
-    counters = _counters(_levels(query.level), query.name, query.service)
-    read = aggregation.read_counts(app_id, [run])
-    counts = {bucket.start: _sum(bucket, counters) for bucket in read}
+    levels = _levels(query.level)
+    found = _dimension(query)
+    counts: Counter[datetime] = Counter()
+    if found is None:
+        counters = _level_counters(levels)
+        for bucket in aggregation.read_counts(app_id, [run]):
+            counts[bucket.start] += _sum(bucket, counters)
+    elif granularity is MINUTE:
+        raise _per_hour_only("ask for interval HOUR or DAY")
+    else:
+        for (hour, _), count in _value_counts(app_id, found, since, until, levels).items():
+            counts[granularity.floor(hour)] += count
     return Timeseries(
         interval=granularity,
         since=format_iso(since),
@@ -142,11 +181,16 @@ def timeseries(app_id: int, query: TimeseriesQuery) -> Timeseries:
 def by_level(app_id: int, query: CountsQuery) -> ByLevel:
     registry.require_app(app_id)
     since, until = _range(query)
-    buckets = aggregation.read_counts(app_id, cover(since, until))
+    levels = _levels(query.level)
+    found = _dimension(query)
     totals: Counter[str] = Counter()
-    for level in _levels(query.level):
-        counter = _counter(level, query.name, query.service)
-        totals[level] = sum(bucket.counters.get(counter, 0) for bucket in buckets)
+    if found is None:
+        for bucket in aggregation.read_counts(app_id, cover(since, until)):
+            for level in levels:
+                totals[level] += bucket.counters.get(level_counter(level), 0)
+    else:
+        for (_, level), count in _value_counts(app_id, found, since, until, levels).items():
+            totals[level] += count
     order = list(Level)
     items = sorted(
         (LevelCount(level=Level(level), count=count) for level, count in totals.items() if count),
@@ -193,43 +237,45 @@ def top_messages(app_id: int, query: TopMessagesQuery) -> TopMessages:
 
 
 def by_name(app_id: int, query: LevelFilter) -> ByName:
-    """Totals per event name, with the first and last hour each was seen in the range."""
+    """Totals per event name, with the first and last hour each was seen in the range; names
+    over the day's distinct-name limit are counted together in `overflow`."""
     registry.require_app(app_id)
     since, until = _range(query)
-    buckets = aggregation.read_counts(app_id, cover(since, until))
     levels = _levels(query.level)
-    totals: Counter[str] = Counter()
-    first: dict[str, CountsBucket] = {}
-    last: dict[str, CountsBucket] = {}
-    for bucket in buckets:
-        for name, count in name_counts(bucket, levels).items():
-            if count > 0:
-                totals[name] += count
-                first.setdefault(name, bucket)
-                last[name] = bucket
-    hours_of_day: dict[datetime, list[CountsBucket]] = {}
-
-    def hour_seen(name: str, bucket: CountsBucket, latest: bool) -> str:
-        if bucket.granularity is DAY:
-            if bucket.start not in hours_of_day:
-                run = Run(HOUR, bucket.start, bucket.start + DAY.step)
-                hours_of_day[bucket.start] = aggregation.read_counts(app_id, [run])
-            counters = _counters(levels, name)
-            seen = [hour for hour in hours_of_day[bucket.start] if _sum(hour, counters) > 0]
-            if seen:  # else written between two reads: the day is the best answer
-                bucket = seen[-1] if latest else seen[0]
-        return format_iso(bucket.start)
-
-    items = [
-        NameCount(
-            name=name,
-            count=count,
-            first_seen=hour_seen(name, first[name], latest=False),
-            last_seen=hour_seen(name, last[name], latest=True),
+    days = aggregation.read_dimension_days(
+        app_id, Dimension.NAME, DAY.floor(since), DAY.floor(until - HOUR.step)
+    )
+    by_value: dict[str, list[DimensionDay]] = {}
+    for day in days:
+        by_value.setdefault(day.value, []).append(day)
+    items: list[NameCount] = []
+    overflow = 0
+    for name, name_days in by_value.items():
+        counts = _hour_level_counts(name_days, since, until, levels)
+        hours = sorted({hour for (hour, _), count in counts.items() if count})
+        total = sum(counts.values())
+        if total <= 0 or not hours:
+            continue
+        if name == OVERFLOW:
+            overflow = total
+            continue
+        items.append(
+            NameCount(
+                name=name,
+                count=total,
+                first_seen=format_iso(hours[0]),
+                last_seen=format_iso(hours[-1]),
+            )
         )
-        for name, count in sorted(totals.items(), key=lambda pair: (-pair[1], pair[0]))
-    ]
-    return ByName(since=format_iso(since), until=format_iso(until), items=items)
+    items.sort(key=lambda item: (-item.count, item.name))
+    return ByName(
+        since=format_iso(since),
+        until=format_iso(until),
+        items=items,
+        overflow=NameOverflow(count=overflow, limit=get_settings().name_cardinality_limit)
+        if overflow
+        else None,
+    )
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -246,7 +292,16 @@ def hourly(app_id: int, query: HourlyQuery) -> Hourly:
     registry.require_app(app_id)
     zone = _zone(query.tz)
     since, until = _range(query, HOUR, MAX_HOURLY_RANGE)
-    if any(start.astimezone(zone).minute for start in Run(HOUR, since, until).starts()):
+    odd_zone = any(start.astimezone(zone).minute for start in Run(HOUR, since, until).starts())
+    hour_count = [0] * 24
+    if query.name:
+        if odd_zone:
+            raise _per_hour_only(f"{query.tz} is not a whole number of hours from UTC")
+        found = (Dimension.NAME, query.name)
+        for (hour, _), count in _value_counts(app_id, found, since, until, _levels(None)).items():
+            hour_count[hour.astimezone(zone).hour] += count
+        return _hourly(query, since, until, hour_count)
+    if odd_zone:
         if until - since > MAX_HOURLY_RANGE_BY_MINUTE:
             raise InvalidInputError(
                 f"time zone {query.tz} is not a whole number of hours from UTC: its hourly "
@@ -255,10 +310,13 @@ def hourly(app_id: int, query: HourlyQuery) -> Hourly:
         runs = [Run(MINUTE, since, until)]
     else:
         runs = cover(since, until, coarsest=HOUR)
-    counters = _counters(_levels(None), query.name)
-    hour_count = [0] * 24
+    counters = _level_counters(_levels(None))
     for bucket in aggregation.read_counts(app_id, runs):
         hour_count[bucket.start.astimezone(zone).hour] += _sum(bucket, counters)
+    return _hourly(query, since, until, hour_count)
+
+
+def _hourly(query: HourlyQuery, since: datetime, until: datetime, hour_count: list[int]) -> Hourly:
     return Hourly(
         name=query.name,
         tz=query.tz,
@@ -298,8 +356,6 @@ def notifications(app_id: int, query: StatsRange) -> NotificationCounts:
 # Every day an app has counts for: only days with data are stored, so the read grows with the
 # days an app was used, not with its events.
 ALL_TIME = Run(DAY, datetime(FIRST_YEAR, 1, 1, tzinfo=UTC), datetime(LAST_YEAR, 1, 1, tzinfo=UTC))
-# Every hour an app has counts for: grows with the hours it was used.
-ALL_TIME_HOURS = Run(HOUR, ALL_TIME.start, ALL_TIME.end)
 
 
 def metrics(app_id: int | None) -> Metrics:
@@ -307,11 +363,18 @@ def metrics(app_id: int | None) -> Metrics:
     app_id = registry.app_or_default(app_id)
     buckets = aggregation.read_counts(app_id, [ALL_TIME])
     # The propagator's heartbeats are the service's own events, not logs a client sent.
-    every_level = _counters(_levels(None))
-    heartbeats = _counters(_levels(None), HEARTBEAT_NAME)
+    every_level = _level_counters(_levels(None))
     return Metrics(
         logs_processed=sum(
-            _sum(bucket, every_level) - _sum(bucket, heartbeats) for bucket in buckets
+            _sum(bucket, every_level) - bucket.counters.get(HEARTBEATS, 0) for bucket in buckets
         ),
         notifications_sent=sum(_sum(bucket, [NOTIFICATIONS_SENT]) for bucket in buckets),
     )
+
+
+def as_of(app_id: int | None) -> str | None:
+    """When the newest change counted for the app (None: the default app) was made."""
+    if app_id is None:
+        app_id = registry.app_or_default(None)
+    watermark = aggregation.read_watermark(app_id)
+    return format_iso(watermark) if watermark else None

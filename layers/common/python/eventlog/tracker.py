@@ -1,9 +1,10 @@
 """Seed 001 (event tracker) over the core: named occurrences, counted by day and hour of day.
 
 An occurrence is a native event with a `name` and a `count`; the seed's readings come from the
-aggregates only (`eventlog.aggregation`): counts by day from the DAY buckets, the hour-of-day
-distribution (UTC) from the HOUR buckets. Only buckets with data are stored, so a reading grows
-with the days (or hours) an app has data, never with its number of events.
+aggregates only (`eventlog.aggregation`): one item per name and day, holding its counts per
+hour. Only days with data are stored, so a reading grows with the (name, day) pairs an app has,
+never with its number of events. Names beyond a day's distinct-name limit are counted together
+and not listed here.
 
 Names match exactly, whatever characters they hold. The propagator's heartbeats
 (`HEARTBEAT_NAME`) are the service's own events, not tracked ones: they are neither listed nor
@@ -19,10 +20,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from eventlog import aggregation, deletion, ingestion, registry, stats
-from eventlog.buckets import Granularity, Run
+from eventlog import aggregation, deletion, ingestion, registry
+from eventlog.aggregation import OVERFLOW, Dimension
+from eventlog.buckets import Granularity
 from eventlog.errors import InvalidInputError, NotFoundError
 from eventlog.models.events import HEARTBEAT_NAME
+from eventlog.models.stats import FIRST_YEAR, LAST_YEAR
 from eventlog.models.tracker import (
     DailyCount,
     DateRange,
@@ -34,6 +37,7 @@ from eventlog.models.tracker import (
 
 DAY = Granularity.DAY
 HOURS = 24
+ALL_DAYS = (datetime(FIRST_YEAR, 1, 1, tzinfo=UTC), datetime(LAST_YEAR, 1, 1, tzinfo=UTC))
 
 
 def _not_found(name: str) -> NotFoundError:
@@ -56,15 +60,14 @@ def record(app_id: int | None, name: str, payload: Any) -> None:
     ingestion.ingest_one(app_id, event)
 
 
-def _tracked(bucket: aggregation.CountsBucket) -> Counter[str]:
-    counts = stats.name_counts(bucket)
-    del counts[HEARTBEAT_NAME]
-    return +counts  # names deleted since leave zeros behind: only positive counts
-
-
-def _days(app_id: int, run: Run) -> list[tuple[datetime, Counter[str]]]:
-    """Each day of the run with data, in order, and the count of each name on it."""
-    return [(bucket.start, _tracked(bucket)) for bucket in aggregation.read_counts(app_id, [run])]
+def _days(app_id: int, first: datetime, last: datetime) -> list[tuple[datetime, Counter[str]]]:
+    """Each day from first to last (included) with data, in order, and each name's count."""
+    days: defaultdict[datetime, Counter[str]] = defaultdict(Counter)
+    for found in aggregation.read_dimension_days(app_id, Dimension.NAME, first, last):
+        if found.value not in (HEARTBEAT_NAME, OVERFLOW):
+            days[found.day][found.value] += sum(found.counters.values())
+    # Names deleted since leave zeros behind: only positive counts.
+    return [(day, +days[day]) for day in sorted(days) if +days[day]]
 
 
 def _daily(days: list[tuple[datetime, Counter[str]]], only: str | None = None) -> list[DailyCount]:
@@ -79,19 +82,18 @@ def _daily(days: list[tuple[datetime, Counter[str]]], only: str | None = None) -
 def daily_counts(app_id: int | None, query: DateRange) -> list[DailyCount]:
     """The count of every name on every day, from start_date to end_date included (none: all)."""
     app_id = registry.app_or_default(app_id)
-    run = stats.ALL_TIME
+    first, last = ALL_DAYS
     if query.start_date and query.end_date:
-        start = datetime.combine(query.start_date, time(), UTC)
-        end = datetime.combine(query.end_date, time(), UTC) + DAY.step
-        run = Run(DAY, start, end)
-    return _daily(_days(app_id, run))
+        first = datetime.combine(query.start_date, time(), UTC)
+        last = datetime.combine(query.end_date, time(), UTC)
+    return _daily(_days(app_id, first, last))
 
 
 def history(app_id: int | None) -> list[EventTotal]:
     """The all-time total of every name."""
     app_id = registry.app_or_default(app_id)
     totals: Counter[str] = Counter()
-    for _, counts in _days(app_id, stats.ALL_TIME):
+    for _, counts in _days(app_id, *ALL_DAYS):
         totals.update(counts)
     return [EventTotal(event=name, count=totals[name]) for name in sorted(totals)]
 
@@ -99,7 +101,7 @@ def history(app_id: int | None) -> list[EventTotal]:
 def events_named(app_id: int | None, name: str) -> list[DailyCount]:
     """The count of one name on every day it occurred."""
     app_id = registry.app_or_default(app_id)
-    found = _daily(_days(app_id, stats.ALL_TIME), only=name)
+    found = _daily(_days(app_id, *ALL_DAYS), only=name)
     if not found:
         raise _not_found(name)
     return found
@@ -109,12 +111,15 @@ def frequencies(app_id: int | None) -> list[Frequency]:
     """Every name's all-time total and its distribution over the hours of the day (UTC)."""
     app_id = registry.app_or_default(app_id)
     hour_counts: defaultdict[str, list[int]] = defaultdict(lambda: [0] * HOURS)
-    for bucket in aggregation.read_counts(app_id, [stats.ALL_TIME_HOURS]):
-        for name, count in _tracked(bucket).items():
-            hour_counts[name][bucket.start.hour] += count
+    for found in aggregation.read_dimension_days(app_id, Dimension.NAME, *ALL_DAYS):
+        if found.value in (HEARTBEAT_NAME, OVERFLOW):
+            continue
+        for hour, count in found.hours():
+            hour_counts[found.value][hour.hour] += count
     return [
         Frequency(event=name, count=sum(hour_counts[name]), hour_count=hour_counts[name])
         for name in sorted(hour_counts)
+        if sum(hour_counts[name]) > 0
     ]
 
 

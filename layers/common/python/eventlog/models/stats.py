@@ -112,10 +112,19 @@ class NameCount(Model):
     last_seen: str = Field(description="Start of the last hour it was seen in the range")
 
 
+class NameOverflow(Model):
+    count: int = Field(description="Events of the names beyond the limit, counted together")
+    limit: int = Field(description="Distinct names counted apart per app and day")
+
+
 class ByName(Model):
     since: str
     until: str
     items: list[NameCount]
+    overflow: NameOverflow | None = Field(
+        default=None,
+        description="Set when some day of the range had more distinct names than the limit",
+    )
 
 
 class Hourly(CompactModel):

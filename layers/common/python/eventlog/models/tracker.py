@@ -20,7 +20,7 @@ def _parse(value: object, pattern: re.Pattern[str], fmt: str, shown: str) -> dat
     if not isinstance(value, str) or not pattern.fullmatch(value):
         raise ValueError(f'must be a string "{shown}"')
     moment = datetime.strptime(value, fmt).replace(tzinfo=UTC)  # a 13th month: its ValueError
-    # The aggregates are read over these years (eventlog.stats.ALL_TIME).
+    # The aggregates are read over these years (eventlog.tracker.ALL_DAYS).
     if not FIRST_YEAR <= moment.year < LAST_YEAR:
         raise ValueError(f"must lie in the years {FIRST_YEAR} to {LAST_YEAR - 1}")
     return moment
