@@ -8,7 +8,7 @@ export PYTHONPATH := layers/common/python:tools
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: local test lint unit bench build admin-key openapi clean
+.PHONY: local test lint unit bench build admin-key recount openapi clean
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,21 @@ build: $(SAM_VENV)/.installed
 ## admin-key: the first admin key of a deployed stack (AWS credentials needed): make admin-key STACK=eventlog
 admin-key: $(VENV)/.installed
 	$(BIN)/python tools/create_admin_key.py --stack $(or $(STACK),eventlog)
+
+## recount: rewrite an app's aggregates of UTC days [SINCE, UNTIL) from its raw events (tools/recount.py)
+#   make recount APP=3 SINCE=2026-02-10 UNTIL=2026-02-12 [ENDPOINT=http://127.0.0.1:PORT | STACK=eventlog]
+#                [REGION=eu-west-1] [ARGS="--dry-run --force"]
+ifneq ($(filter recount,$(MAKECMDGOALS)),)
+ifeq ($(and $(APP),$(SINCE),$(UNTIL)),)
+$(error make recount needs APP=<app id> SINCE=<YYYY-MM-DD> UNTIL=<YYYY-MM-DD> (UNTIL excluded))
+endif
+endif
+# A stack's region is your AWS configuration's unless REGION is given, not this file's default.
+RECOUNT_ENV := $(if $(filter file,$(origin AWS_DEFAULT_REGION)),env -u AWS_DEFAULT_REGION)
+recount: $(VENV)/.installed
+	$(if $(ENDPOINT),,$(RECOUNT_ENV)) $(BIN)/python tools/recount.py --app $(APP) \
+		--since $(SINCE) --until $(UNTIL) $(ARGS) \
+		$(if $(ENDPOINT),--endpoint-url $(ENDPOINT),--stack $(or $(STACK),eventlog) $(if $(REGION),--region $(REGION)))
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache

@@ -52,7 +52,7 @@ import requests
 from loopback_receiver import LoopbackReceiver, Received  # noqa: F401 - tests import both here
 from moto import mock_aws  # imported early: its botocore hooks then cover every client
 
-from local_stack import LocalStackProcess, resources
+from local_stack import LocalStackProcess, moto_patches, resources
 from local_stack.resources import Provisioned, assign_physical_ids
 from local_stack.runtime import import_module_from
 from local_stack.template import Template, env_string, load_yaml
@@ -92,6 +92,8 @@ FUNCTION_ENV_NAMES = (
     "PROPAGATION_INTERVAL_SECONDS",
     "PROPAGATION_DELAY_SECONDS",
     "SUBSCRIPTION_MAX_FAILURES",
+    "NAME_CARDINALITY_LIMIT",
+    "AGGREGATION_FAILURE_QUEUE_URL",
 )
 
 
@@ -126,9 +128,13 @@ class FakeAws:
 def _clear_core_caches() -> None:
     from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
 
+    from eventlog import stream
     from eventlog.config import get_settings
 
     get_settings.cache_clear()
+    # What an earlier moto context's aggregates held.
+    stream.known_values.clear()
+    stream.seen_times.clear()
     # SSM values read in an earlier moto context are gone with it. The providers' clients stay:
     # moto intercepts them in any context, and a new client costs more than a whole test.
     for provider in DEFAULT_PROVIDERS.values():
@@ -177,6 +183,7 @@ class _WarmBoto3:
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAws]:
     """A fresh moto with everything template.yaml creates, and the functions' environment."""
+    moto_patches.apply()
     with mock_aws():
         template = load_template()
         assign_physical_ids(template)

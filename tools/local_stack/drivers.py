@@ -1,9 +1,11 @@
 """What invokes the functions no HTTP request reaches, the way AWS would: an SQS event source
-mapping for every `Type: SQS` event, a schedule for every `Type: Schedule` / `ScheduleV2` one.
+mapping for every `Type: SQS` event, a DynamoDB stream mapping for every `Type: DynamoDB` one
+(streams.py), a schedule for every `Type: Schedule` / `ScheduleV2` one.
 
 Each runs in a thread of its own. SQS itself hides a received message for the queue's
 visibility timeout and moves it to the dead-letter queue after the redrive policy's
-maxReceiveCount (moto does both); a poller only decides what to delete.
+maxReceiveCount (moto does both); a poller only decides what to delete. A stream keeps no such
+state: its poller keeps its own position in the shard, retries and skips.
 """
 
 from __future__ import annotations
@@ -86,12 +88,15 @@ class Drivers:
 
 
 def load_drivers(template: Template, functions: dict[str, LambdaFunction]) -> Drivers:
-    """A poller per enabled SQS event, a schedule per enabled rate() schedule (moto running)."""
+    """A poller per enabled SQS or DynamoDB event, a schedule per enabled rate() schedule (moto
+    running, the template's tables and queues made)."""
+    from local_stack.streams import StreamMapping, StreamPoller  # it builds on Driver, below
+
     drivers: list[Driver] = []
     for function in functions.values():
         for event_name, event in function.events.items():
             kind = template.resolve(event.get("Type"))
-            if kind not in ("SQS", "Schedule", "ScheduleV2"):
+            if kind not in ("SQS", "DynamoDB", "Schedule", "ScheduleV2"):
                 continue
             props = template.resolve(event.get("Properties") or {})
             where = f"{function.logical_id}.Events.{event_name}"
@@ -99,6 +104,9 @@ def load_drivers(template: Template, functions: dict[str, LambdaFunction]) -> Dr
                 continue
             if kind == "SQS":
                 drivers.append(SqsPoller(function, SqsMapping.from_properties(props, where)))
+                continue
+            if kind == "DynamoDB":
+                drivers.append(StreamPoller(function, StreamMapping.from_properties(props, where)))
                 continue
             schedule = Schedule.from_properties(function, kind, event_name, props)
             if schedule:
@@ -113,7 +121,8 @@ def load_drivers(template: Template, functions: dict[str, LambdaFunction]) -> Dr
 
 
 def _is_enabled(props: dict[str, Any]) -> bool:
-    """`Enabled: false` (SQS, Schedule) or `State: DISABLED` (Schedule, ScheduleV2) turn it off."""
+    """`Enabled: false` (SQS, DynamoDB, Schedule) or `State: DISABLED` (Schedule, ScheduleV2) turn
+    it off."""
     enabled = props.get("Enabled", True)
     return str(enabled).lower() != "false" and props.get("State", "ENABLED") != "DISABLED"
 

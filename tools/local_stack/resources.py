@@ -40,6 +40,9 @@ class MotoEndpoint:
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer  # heavy import, only when a stack starts
 
+        from local_stack import moto_patches
+
+        moto_patches.apply()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log for every AWS call
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.url = ""

@@ -132,6 +132,9 @@ class _KnownValues:
         while len(self._values) > self.size:
             self._values.popitem(last=False)
 
+    def clear(self) -> None:
+        self._values.clear()
+
 
 known_values = _KnownValues()
 
@@ -247,18 +250,44 @@ def _place_dimensions(deltas: Deltas) -> set[tuple[str, str]]:
     return creating
 
 
-def _drop_stale_times(deltas: Deltas, stale: set[tuple[str, str]]) -> None:
-    """Keep only the last-seen times that move forward on the items whose condition failed
-    (an event counted later that happened earlier than one counted before)."""
-    if not stale:
-        return
-    keys = [{"pk": pk, "sk": sk} for pk, sk in sorted(stale)]
-    for item in db.batch_get_items(db.aggregates_table().name, keys, ConsistentRead=True):
-        delta = deltas.items.get(key_of(item))
-        if delta is not None:
+class _SeenTimes:
+    """Last-seen times known to be stored (they only move forward), per item and attribute: a
+    time at or before one of them is dropped before the transaction, whose condition would
+    otherwise cancel it (a late event, counted after a later one of its message group)."""
+
+    def __init__(self, size: int = KNOWN_VALUES_CACHED):
+        self.size = size
+        self._times: OrderedDict[tuple[str, str, str], int] = OrderedDict()
+
+    def note(self, key: tuple[str, str], name: str, ms: int) -> None:
+        entry = (*key, name)
+        self._times[entry] = max(ms, self._times.get(entry, 0))
+        self._times.move_to_end(entry)
+        while len(self._times) > self.size:
+            self._times.popitem(last=False)
+
+    def drop_stale(self, deltas: Deltas) -> None:
+        for delta in deltas.items.values():
+            key = key_of(delta.key)
             delta.last_seen = {
-                name: ms for name, ms in delta.last_seen.items() if int(item.get(name, 0)) < ms
+                name: ms
+                for name, ms in delta.last_seen.items()
+                if self._times.get((*key, name), 0) < ms
             }
+
+    def read(self, keys: set[tuple[str, str]]) -> None:
+        """Learn the stored times of these items (whose last-seen condition failed)."""
+        wanted = [{"pk": pk, "sk": sk} for pk, sk in sorted(keys)]
+        for item in db.batch_get_items(db.aggregates_table().name, wanted, ConsistentRead=True):
+            for name, value in item.items():
+                if name.startswith("t|"):
+                    self.note(key_of(item), name, int(value))
+
+    def clear(self) -> None:
+        self._times.clear()
+
+
+seen_times = _SeenTimes()
 
 
 def _transaction(
@@ -301,14 +330,16 @@ def _applied_until(sequence: str) -> int:
 def commit(records: list[Record], guards: list[Record], rules: _Rules) -> None:
     """Apply a chunk exactly once; ChunkApplied when its marker says it was applied before."""
     countable = [record for record in records if record.problem is None]
-    stale: set[tuple[str, str]] = set()
     for attempt in range(COMMIT_ATTEMPTS):
         deltas = _deltas(countable, rules)
         creating = _place_dimensions(deltas)
-        _drop_stale_times(deltas, stale)
+        seen_times.drop_stale(deltas)
         actions = _transaction(records, guards, deltas, creating)
         try:
             db.client().transact_write_items(TransactItems=actions)
+            for delta in deltas.items.values():
+                for name, ms in delta.last_seen.items():
+                    seen_times.note(key_of(delta.key), name, ms)
             return
         except Exception as error:
             codes = _cancellation_codes(error)
@@ -318,11 +349,13 @@ def commit(records: list[Record], guards: list[Record], rules: _Rules) -> None:
                 raise ChunkApplied(_applied_until(records[0].sequence)) from None
             # A value created meanwhile by another chunk (read again), a last-seen time a later
             # event moved past (dropped), a concurrent transaction on an item (tried again).
-            stale |= {
-                key_of(action["Update"]["Key"])
-                for action, code in zip(actions, codes, strict=False)
-                if code == "ConditionalCheckFailed" and "Update" in action
-            }
+            seen_times.read(
+                {
+                    key_of(action["Update"]["Key"])
+                    for action, code in zip(actions, codes, strict=False)
+                    if code == "ConditionalCheckFailed" and "Update" in action
+                }
+            )
             logger.info("chunk transaction cancelled: retrying", extra={"reasons": codes})
             time.sleep(0.05 * 2**attempt)
 
