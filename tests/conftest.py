@@ -5,6 +5,10 @@
 - `aws`: moto's `mock_aws()` with every resource of template.yaml created by the local stack's
   own provisioning (nothing about tables is repeated here), the signing secret in SSM, and the
   environment the template gives the functions.
+- The events table's stream is driven by the local stack's own poller (`aws.settle()` runs the
+  aggregator over every record written so far, as Lambda would within about a second). Every
+  handler invoked through `invoke` (the `api` fixture's requests) sees the stream settled
+  first, so a test reads statistics as a client reads them once `as_of` has caught up.
 - Handlers are imported from their files under unique module names (several are `app.py`) and
   called with the sample events of `events/`, changed only where a test needs it (`api`).
 - Every test that uses `aws` records the DynamoDB operations it causes and fails at teardown on
@@ -33,11 +37,18 @@ for _name in [name for name in os.environ if name.startswith("AWS_")]:
 os.environ.update(_FAKE_AWS)
 
 # ruff: noqa: E402 - the imports below must see the environment above
+import sys
+
+# pytest imports this file as `conftest`, test modules import it as `tests.conftest`: one
+# module under both names, so that what fixtures set (the stream to settle) is what helpers see.
+sys.modules.setdefault("tests.conftest", sys.modules[__name__])
+
 import copy
 import fnmatch
 import functools
 import json
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -54,7 +65,8 @@ from moto import mock_aws  # imported early: its botocore hooks then cover every
 
 from local_stack import LocalStackProcess, moto_patches, resources
 from local_stack.resources import Provisioned, assign_physical_ids
-from local_stack.runtime import import_module_from
+from local_stack.runtime import LambdaFunction, import_module_from
+from local_stack.streams import DrainSummary, StreamMapping, StreamPoller
 from local_stack.template import Template, env_string, load_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,6 +118,12 @@ class FakeAws:
     provisioned: Provisioned
     environment: dict[str, str]  # what the template gives the functions
     signing_secret: str
+    stream: StreamPoller | None = None  # the aggregator's event source mapping
+
+    def settle(self) -> DrainSummary:
+        """Run the aggregator over every stream record not yet delivered (and those it adds)."""
+        assert self.stream is not None
+        return self.stream.drain()
 
     def set_signing_secret(self, value: str) -> None:
         """Replace the signing secret (as an operator rotating it would) and forget the old one."""
@@ -196,8 +214,37 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAws]:
         assert environment["SIGNING_SECRET_PARAMETER"] == template.ref("SigningSecretParameterName")
         fake = FakeAws(template, provisioned, environment, signing_secret="")
         fake.set_signing_secret(secrets.token_hex(32))  # the SecureString operators create
-        yield fake
+        fake.stream = _aggregator_stream(template)
+        global _settling
+        _settling = fake
+        try:
+            yield fake
+        finally:
+            _settling = None
     _clear_core_caches()
+
+
+# The stack whose stream `invoke` settles before calling a handler (None: no `aws` fixture).
+_settling: FakeAws | None = None
+
+
+def _aggregator_stream(template: Template) -> StreamPoller:
+    """The AggregatorFunction's DynamoDB stream mapping, as the local stack builds it."""
+    props = template.properties("AggregatorFunction", "Function")
+    (event,) = [e for e in props["Events"].values() if e["Type"] == "DynamoDB"]
+    mapping = StreamMapping.from_properties(template.resolve(event["Properties"]), "tests")
+    function = LambdaFunction(
+        logical_id="AggregatorFunction",
+        name="AggregatorFunction",
+        handler=handler_module("aggregator").lambda_handler,
+        environment={},
+        timeout=float(template.resolve(props["Timeout"])),
+        memory=512,
+        log_group="/aws/lambda/AggregatorFunction",
+        events={},
+        lock=threading.Lock(),
+    )
+    return StreamPoller(function, mapping)
 
 
 # ---------------------------------------------------------------- the DynamoDB guard
@@ -434,7 +481,10 @@ class HttpResponse:
 
 
 def invoke(function: str, event: dict[str, Any]) -> Any:
-    """Call a handler as Lambda does: JSON in, JSON out, a fresh context."""
+    """Call a handler as Lambda does: JSON in, JSON out, a fresh context; the events table's
+    stream settled first, as it would be a second after the last write."""
+    if _settling is not None:
+        _settling.settle()
     handler = handler_module(function).lambda_handler
     result = handler(json.loads(json.dumps(event)), FakeLambdaContext())
     return json.loads(json.dumps(result))

@@ -14,15 +14,14 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 if TYPE_CHECKING:  # the core is imported once the environment names its tables
-    from eventlog.recount import RecountPlan
+    from eventlog.recount import ItemChange, RecountPlan
 
 # The local stack's tables are named by their logical ids.
 LOCAL_TABLES = {
@@ -145,31 +144,41 @@ class ProgressBar:
             self._drawn_at = None
 
 
-def _shown(value: Any) -> str:
+def _shown(attribute: str, value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, str):
         text = value.replace("\x1f", OVERFLOW_SHOWN)  # aggregation.OVERFLOW
         return repr(text if len(text) <= SAMPLE_SHOWN else text[:SAMPLE_SHOWN] + "…")
+    if attribute.startswith("t|"):  # a last-seen time, in epoch milliseconds
+        return datetime.fromtimestamp(value / 1000, UTC).isoformat(timespec="milliseconds")
     return f"{value:,}"
 
 
-def _change_lines(plan: "RecountPlan") -> Iterator[str]:
-    for item in plan.items:
-        sort_key = item.key["sk"].replace("\x1f", OVERFLOW_SHOWN)
-        state = " (deleted)" if item.delete else "" if item.existed else " (new)"
-        yield f"{item.key['pk']} {sort_key}{state}"
-        for change in item.changes:
-            yield f"    {change.attribute}: {_shown(change.old)} → {_shown(change.new)}"
+def _item_lines(item: "ItemChange") -> list[str]:
+    sort_key = item.key["sk"].replace("\x1f", OVERFLOW_SHOWN)
+    state = " (deleted)" if item.delete else "" if item.existed else " (new)"
+    lines = [f"{item.key['pk']} {sort_key}{state}"]
+    for change in item.changes:
+        old, new = _shown(change.attribute, change.old), _shown(change.attribute, change.new)
+        lines.append(f"    {change.attribute}: {old} → {new}")
+    return lines
 
 
 def report(plan: "RecountPlan", dry_run: bool, out: TextIO) -> None:
-    """The changes, the first MAX_LINES lines of them, then a summary line."""
-    lines = list(_change_lines(plan))
-    for line in lines[:MAX_LINES]:
-        print(line, file=out)
-    if len(lines) > MAX_LINES:
-        print(f"… and {len(lines) - MAX_LINES:,} more lines", file=out)
+    """The changed items, as many as fit in MAX_LINES lines (the first one always), then a
+    summary line."""
+    shown_lines = hidden_items = hidden_changes = 0
+    for item in plan.items:
+        lines = _item_lines(item)
+        if hidden_items or (shown_lines and shown_lines + len(lines) > MAX_LINES):
+            hidden_items += 1
+            hidden_changes += len(item.changes)
+            continue
+        print("\n".join(lines), file=out)
+        shown_lines += len(lines)
+    if hidden_items:
+        print(f"… and {hidden_changes:,} more changes on {hidden_items:,} more items", file=out)
     days = (plan.until - plan.since).days
     created = sum(1 for item in plan.items if not item.existed)
     deleted = sum(1 for item in plan.items if item.delete)

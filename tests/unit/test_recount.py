@@ -1,7 +1,9 @@
 """Repair (`eventlog.recount`, `tools/recount.py`): aggregates rebuilt from the raw events of whole
 days, as the statistics read them; the notifier's counters kept; a plan that changes nothing
-the second time; ranges that a recount would make worse refused; the command line's errors."""
+the second time, nor after the stream processor counted; ranges that a recount would make worse
+refused; the command line end to end against a moto server, and its errors."""
 
+import io
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -11,7 +13,17 @@ from unittest import mock
 import pytest
 import recount as recount_cli
 
-from eventlog import aggregation, alerts, db, recount, registry, repository, stats
+from eventlog import (
+    aggregation,
+    alerts,
+    db,
+    deletion,
+    ingestion,
+    recount,
+    registry,
+    repository,
+    stats,
+)
 from eventlog.aggregation import HEARTBEATS, NOTIFICATIONS_SENT, counts_key, dimension_key
 from eventlog.buckets import Granularity, Run
 from eventlog.config import get_settings
@@ -82,7 +94,7 @@ def raw(app: Any, store_event: Callable[..., Any]) -> Any:
     # Outside the range: neither counted nor touched.
     store_event(app.id, at(FIRST - timedelta(days=1), 9), message="before the range")
     store_event(app.id, at(TODAY, 0), message="after the range")
-    return app  # fmt: skip
+    return app
 
 
 def recount_days(app_id: int, since: date = FIRST, until: date = TODAY) -> recount.RecountPlan:
@@ -387,3 +399,81 @@ def test_the_command_line_recounts_a_local_stack(moto_server, capsys):
     assert "changed 0 of 4 items" in again
     day = counts_key(1, Granularity.DAY, str(FIRST))
     assert counters(day)["l|ERROR"] == 1
+
+
+def test_the_report_summarises_beyond_fifty_lines():
+    plan = recount.RecountPlan(1, at(FIRST, 0), at(TODAY, 0), events_read=9, events_counted=8)
+    plan.items = [
+        recount.ItemChange(
+            key=dimension_key(1, aggregation.Dimension.NAME, str(FIRST), f"{name}{index}"),
+            changes=[
+                recount.AttributeChange("h|08|INFO", 0, 2),
+                recount.AttributeChange("value", None, f"{name}{index}"),
+            ],
+            existed=False,
+            delete=False,
+        )
+        for index, name in enumerate([aggregation.OVERFLOW] + ["n"] * 29)
+    ]
+    plan.items_compared = 40
+    out = io.StringIO()
+
+    recount_cli.report(plan, dry_run=True, out=out)
+
+    lines = out.getvalue().splitlines()
+    assert lines[:3] == [
+        f"APP#1#NAME {FIRST}|<overflow>0 (new)",
+        "    h|08|INFO: 0 → 2",
+        "    value: - → '<overflow>0'",
+    ]
+    assert len(lines) == 16 * 3 + 2
+    assert lines[-2] == "… and 28 more changes on 14 more items"
+    assert lines[-1].endswith("would change 30 of 40 items (30 new, 0 deleted), 60 attributes"
+                              " (dry run: nothing written)")  # fmt: skip
+
+
+def test_what_the_aggregator_counted_needs_no_change(aws, app):
+    """The recount counts as the stream processor does; what it tidies after a deletion (items
+    and last-seen times the aggregator leaves behind, counting nothing) changes no statistic."""
+    alerts.create_rule(
+        app.id,
+        AlertRuleIn(
+            min_level="WARNING",
+            condition={"type": "threshold", "more_than": 10, "window_minutes": 5},
+            channels=[{"type": "sns"}],
+        ),
+    )
+    stored = ingestion.ingest_batch(
+        app.id,
+        [
+            {"occurred_at": f"{FIRST}T10:05:00Z", "level": "ERROR", "message": "User 4 not found",
+             "name": "login", "service": "auth", "count": 3},
+            {"occurred_at": f"{FIRST}T10:07:30Z", "level": "ERROR", "message": "User 9 not found",
+             "name": "login", "service": "auth"},
+            {"occurred_at": f"{SECOND}T23:59:59Z", "level": "WARNING", "message": "slow",
+             "name": "search"},
+            {"occurred_at": f"{SECOND}T08:00:00Z", "message": "to be deleted", "name": "gone"},
+        ],
+    )  # fmt: skip
+    aws.settle()
+
+    assert recount.plan_recount(app.id, FIRST, TODAY).items == []
+
+    deletion.delete_event(app.id, stored.items[-1].id)  # the aggregator subtracts it
+    aws.settle()
+    before = (levels(app.id), names(app.id), stats.top_messages(app.id, TopMessagesQuery(**RANGE)))
+    plan = recount_days(app.id)
+
+    changed = {
+        (item.key["pk"].removeprefix(f"APP#{app.id}#"), item.delete): {
+            change.attribute for change in item.changes
+        }
+        for item in plan.items
+    }
+    assert changed == {
+        ("DAY", False): {"d|names"},  # 2 names on SECOND, one of them with nothing left
+        ("NAME", True): {"value"},
+        (f"MSG#{SECOND}", True): {"sample", "t|08|INFO"},
+    }
+    after = (levels(app.id), names(app.id), stats.top_messages(app.id, TopMessagesQuery(**RANGE)))
+    assert after == before

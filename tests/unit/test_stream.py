@@ -15,11 +15,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from conftest import aws_client
 
 from eventlog import db, ingestion, stats, stream
 from eventlog.models.stats import CountsQuery, LevelFilter
 from local_stack.streams import stream_record
+from tests.conftest import aws_client
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 RANGE = {"since": NOW - timedelta(days=2), "until": NOW + timedelta(days=2)}

@@ -5,8 +5,8 @@ may be received long after it happened, so its ULID says nothing of `occurred_at
 ones that happened in [since, until) the way the stream processor does (`aggregation.Deltas`,
 the app's current alert rules), reads what the aggregates table holds for the same items, and
 returns the difference: per item, each event-derived attribute old -> new. `apply_recount`
-writes it. The notifier's counters (`x|notifications_*`) are not derived from events: they are
-never read into a plan, never written, and an item holding one is never deleted.
+writes it. The notifier's counters (`x|notifications_*`) are not derived from events: a plan
+never holds them, nothing writes them, and an item holding one is never deleted.
 
 What cannot be rebuilt exactly:
 - the day's distinct-name (and service) limit is applied in ULID (received) order: the first
@@ -19,6 +19,11 @@ What cannot be rebuilt exactly:
 - raw events expire after RETENTION_DAYS while aggregates are kept: a range starting before
   now - retention would lose the expired events' counts, so it is refused unless forced. Events
   past their TTL that DynamoDB has not removed yet are still counted (they were counted live).
+
+What the aggregator leaves behind when events are deleted, and a recount removes (no statistic
+changes): a name, service or message group item with nothing left (deleted, and the day's
+`d|names` / `d|services` lowered: the aggregator never frees a place under the day's limit),
+and the last-seen time of an hour with nothing left. A counter left at 0 is taken as absent.
 
 It races with the live aggregator on the same days: the plan sets absolute values computed from
 the events read, so an event the aggregator counts between the read of the aggregates and the
@@ -333,9 +338,7 @@ def _item_change(
             changes.append(AttributeChange(attribute, before, after))
     if not changes:
         return None
-    kept = [
-        name for name in stored or {} if name not in ("pk", "sk") and not is_event_derived(name)
-    ]
+    kept = [name for name in stored or {} if name not in KEYS and not is_event_derived(name)]
     return ItemChange(
         key={"pk": key[0], "sk": key[1]},
         changes=changes,
