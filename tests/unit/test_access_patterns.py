@@ -51,8 +51,16 @@ ROUTES: list[tuple[str, Callable[[Any, dict], Any]]] = [
         for route in ("timeseries", "by-level", "by-name", "top-messages", "hourly")
     ],
     (
-        "GET stats/timeseries (filters)",
-        lambda api, w: api.stats(w["app"].id, "timeseries", interval="minute", name="n"),
+        "GET stats/timeseries (by name)",
+        lambda api, w: api.stats(w["app"].id, "timeseries", interval="hour", name="n"),
+    ),
+    (
+        "GET stats/timeseries (by minute)",
+        lambda api, w: api.stats(w["app"].id, "timeseries", interval="minute", level="error"),
+    ),
+    (
+        "GET stats/by-level (by service)",
+        lambda api, w: api.stats(w["app"].id, "by-level", service="s"),
     ),
     ("GET stats/hourly.png", lambda api, w: api.hourly_png(w["app"].id, tz="Asia/Kolkata")),
     ("DELETE events?name=", lambda api, w: api.delete_events(w["app"].id, name="n")),
