@@ -24,6 +24,7 @@ import requests
 from PIL import Image
 
 from eventlog.histogram import BAR_COLOR, HEIGHT, HOURS, PLOT_BOTTOM, PLOT_LEFT, PLOT_RIGHT, WIDTH
+from tests.conftest import settle
 
 TIMEOUT = 30
 LEVEL_ORDER = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -71,6 +72,7 @@ def _post(stack, app: dict, body, headers: dict | None = None, session=requests)
 
 
 def _stats_reply(stack, app_id, route: str, headers: dict | None = None, **params):
+    settle(stack)
     return requests.get(
         f"{stack.url}/apps/{app_id}/stats/{route}",
         params=params,

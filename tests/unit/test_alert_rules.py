@@ -23,7 +23,9 @@ def create(api: Any, app_id: int, body: Any) -> Any:
 
 
 def queued(aws: Any) -> list[dict[str, Any]]:
-    """Every notification message waiting in the queue (left there: received, not deleted)."""
+    """Every notification message waiting in the queue (left there: received, not deleted),
+    once the stream processor has matched every event stored so far against the rules."""
+    aws.settle()
     url = aws.provisioned.queues["NotificationQueue"]
     bodies = []
     while True:
@@ -318,6 +320,37 @@ def test_a_huge_event_is_queued_without_its_payload(api, aws, app):
     assert message["event"]["id"] == reply.body["id"]
     assert "data" not in message["event"]
     assert message["event"]["message"] == "big"
+
+
+def test_a_rule_counts_in_its_condition_only_the_events_after_its_creation(api, aws, app):
+    """The stream processor counts an event for the rules with a condition that exist when it
+    counts it: a new rule's counter starts at its creation, it does not look back."""
+    from eventlog import aggregation, alerts, notifications
+    from eventlog.buckets import Granularity, Run
+    from eventlog.timeutil import utcnow
+
+    payment = {"level": "ERROR", "name": "payment", "message": "card declined"}
+    assert api.ingest(app.id, [payment] * 3).status == 201
+    aws.settle()  # counted before the rule exists
+    condition = {"type": "threshold", "more_than": 3, "window_minutes": 5}
+    body = {"channels": [{"type": "sns"}], "event_name": "payment", "condition": condition}
+    created = create(api, app.id, body)
+    assert created.status == 201, created.text
+    assert api.ingest(app.id, [payment] * 2).status == 201
+    aws.settle()
+
+    rule = alerts.find_rule(app.id, created.body["id"])
+    now = utcnow()
+    # All five are counted, and all five match the rule...
+    end = Granularity.MINUTE.floor(now) + Granularity.MINUTE.step
+    window = Run(Granularity.MINUTE, end - 5 * Granularity.MINUTE.step, end)
+    buckets = aggregation.read_counts(app.id, [window])
+    assert sum(bucket.counters.get("l|ERROR", 0) for bucket in buckets) == 5
+    # ...but its condition counts the two stored after it was created: 2 is not more than 3.
+    assert notifications.window_counts(app.id, rule, 5, 1, now) == [2]
+    held, why = notifications.evaluate_condition(app.id, rule, now)
+    assert held is False
+    assert why.startswith("2 matching events in the last 5 min")
 
 
 def test_an_sns_topic_of_another_account_is_refused(api, app):

@@ -34,18 +34,26 @@ def make_rule(**fields: Any) -> AlertRule:
     return AlertRule.model_validate(values)
 
 
-def counted(app_id: int, at: datetime, level: str = "ERROR", count: int = 1, **fields: Any):
-    event = Event(
-        id=new_ulid(at),
-        app_id=app_id,
-        received_at=format_iso(at),
-        occurred_at=format_iso(at),
-        level=level,
-        count=count,
-        **{"message": "m", **fields},
-    )
-    aggregation.apply(app_id, [event])
-    return event
+def condition_rule(app_id: int, **fields: Any) -> AlertRule:
+    """A stored rule with a condition (by default, any matching event): the stream processor
+    counts the events it matches from now on."""
+    fields.setdefault("condition", {"type": "threshold", "more_than": 0, "window_minutes": 5})
+    return alerts.create_rule(app_id, AlertRuleIn(channels=[{"type": "sns"}], **fields))
+
+
+@pytest.fixture
+def counted(aws: Any, store_event: Any) -> Any:
+    """`counted(app_id, at, level="ERROR", count=1, **fields)`: an event stored as ingest stores
+    it, then counted by the stream processor (for the rules that exist now); returns the event."""
+
+    def store_and_count(
+        app_id: int, at: datetime, level: str = "ERROR", count: int = 1, **fields: Any
+    ) -> Event:
+        event = store_event(app_id, at, level=level, count=count, **{"message": "m", **fields})
+        aws.settle()
+        return event
+
+    return store_and_count
 
 
 # ---------------------------------------------------------------- counting (pure)
@@ -55,22 +63,57 @@ COUNTERS = {
     "l|ERROR": 7,
     "l|CRITICAL": 2,
     "l|WARNING": 50,
-    "n|payment.charge|ERROR": 3,
-    "n|payment.refund|CRITICAL": 2,
-    "n|payment|ERROR": 4,  # not `payment.*`
-    "n|checkout|ERROR": 100,
-    "s|billing|ERROR": 5,
-    "s|billing|WARNING": 9,
-    "s|billing-eu|ERROR": 6,
+    "r|r_test": 5,
+    "r|r_test2": 3,  # another rule, whose id starts with this one's
+    "r|r_other": 40,
     "x|notifications_sent": 30,
 }
 
 
 @pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"min_level": "WARNING"},
+        {"min_level": "CRITICAL"},
+        {"event_name": "payment.*"},
+        {"service": "billing*", "min_level": "DEBUG"},
+        {"event_name": "nothing"},
+    ],
+)
+def test_rule_count_is_the_rules_own_counter(fields):
+    """Levels and patterns were applied when the events were counted: a minute's count for a
+    rule is its counter, whatever else the minute holds."""
+    assert notifications.rule_count(make_rule(**fields), COUNTERS) == 5
+
+
+def test_rule_count_is_zero_without_the_rules_counter():
+    assert notifications.rule_count(make_rule(id="r_new"), COUNTERS) == 0
+    assert notifications.rule_count(make_rule(), {}) == 0
+
+
+# ---------------------------------------------------------------- counting (the stream processor)
+
+
+# Stored at NOW: (level, name, service, count).
+MIXED_EVENTS = [
+    ("ERROR", "payment.charge", None, 3),
+    ("CRITICAL", "payment.refund", None, 2),
+    ("ERROR", "payment", None, 4),  # not `payment.*`
+    ("ERROR", "checkout", None, 100),
+    ("WARNING", "checkout", None, 41),
+    ("ERROR", "invoice", "billing", 5),
+    ("WARNING", "invoice", "billing", 9),
+    ("ERROR", "invoice", "billing-eu", 6),
+    ("INFO", "payment.charge", "billing", 1000),  # below every rule here
+]
+
+
+@pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        ({}, 9),  # l|ERROR + l|CRITICAL
-        ({"min_level": "WARNING"}, 59),
+        ({}, 120),  # ERROR and CRITICAL
+        ({"min_level": "WARNING"}, 170),
         ({"min_level": "CRITICAL"}, 2),
         ({"event_name": "payment.*"}, 5),
         ({"event_name": "payment"}, 4),
@@ -78,15 +121,23 @@ COUNTERS = {
         ({"service": "billing"}, 5),
         ({"service": "billing*", "min_level": "WARNING"}, 20),
         ({"event_name": "nothing"}, 0),
+        ({"enabled": False}, 0),
     ],
 )
-def test_rule_count_sums_the_counters_the_rule_matches(fields, expected):
-    assert notifications.rule_count(make_rule(**fields), COUNTERS) == expected
+def test_a_condition_counts_the_events_its_rule_matches(app, counted, fields, expected):
+    rule = condition_rule(app.id, **fields)
+    for level, name, service, count in MIXED_EVENTS:
+        counted(app.id, NOW, level=level, count=count, name=name, service=service)
+
+    assert notifications.window_counts(app.id, rule, 5, 1, NOW) == [expected]
 
 
-def test_rule_count_reads_labels_holding_the_separator():
-    rule = make_rule(event_name="a|b*")
-    assert notifications.rule_count(rule, {"n|a|b|c|ERROR": 2, "n|a|ERROR": 1}) == 2
+def test_a_pattern_holding_the_separator_matches_names_holding_it(app, counted):
+    rule = condition_rule(app.id, event_name="a|b*")
+    counted(app.id, NOW, name="a|b|c", count=2)
+    counted(app.id, NOW, name="a", count=1)
+
+    assert notifications.window_counts(app.id, rule, 5, 1, NOW) == [2]
 
 
 # ---------------------------------------------------------------- conditions (pure)
@@ -127,8 +178,8 @@ def test_condition_holds(condition, counts, holds):
 # ---------------------------------------------------------------- windows on the aggregates
 
 
-def test_windows_end_with_the_current_minute(app):
-    rule = make_rule(event_name="pay*")
+def test_windows_end_with_the_current_minute(app, counted):
+    rule = condition_rule(app.id, event_name="pay*")
     counted(app.id, NOW, name="pay")  # the current minute (10:05)
     counted(app.id, NOW - timedelta(minutes=4), name="pay", count=2)  # 10:01: still current
     counted(app.id, NOW - timedelta(minutes=5), name="pay", count=4)  # 10:00: the window before
@@ -143,9 +194,9 @@ def test_windows_end_with_the_current_minute(app):
     assert notifications.window_counts(app.id, rule, 10, 1, NOW) == [15]
 
 
-def test_evaluate_condition_on_the_aggregates(app):
-    rule = make_rule(
-        service="api", condition={"type": "threshold", "more_than": 2, "window_minutes": 3}
+def test_evaluate_condition_on_the_aggregates(app, counted):
+    rule = condition_rule(
+        app.id, service="api", condition={"type": "threshold", "more_than": 2, "window_minutes": 3}
     )
     counted(app.id, NOW - timedelta(minutes=2), service="api", count=2)
     assert notifications.evaluate_condition(app.id, rule, NOW)[0] is False
@@ -214,7 +265,7 @@ def test_concurrent_claims_let_exactly_one_through(aws, monkeypatch):
 # ---------------------------------------------------------------- decisions
 
 
-def test_a_decision_is_made_once_per_event_and_rule(app, monkeypatch):
+def test_a_decision_is_made_once_per_event_and_rule(app, counted, monkeypatch):
     rule = alerts.create_rule(
         app.id,
         AlertRuleIn(
@@ -237,7 +288,8 @@ def test_a_decision_is_made_once_per_event_and_rule(app, monkeypatch):
     assert notifications.process(other, 1, FakeLambdaContext()) == notifications.Outcome(sent=1)
 
 
-def test_decide_explains_each_skip(app):
+def test_decide_explains_each_skip(app, counted):
+    busy = condition_rule(app.id, condition={"type": "threshold", "more_than": 1, "window_minutes": 1})
     event = counted(app.id, NOW, level="ERROR", name="checkout")
     body = notify_queue.message_body(app.id, "r_x", event)
     message = notifications.parse_message(body)
@@ -249,9 +301,6 @@ def test_decide_explains_each_skip(app):
     assert reason(make_rule(app_id=app.id, enabled=False)) == "the rule is disabled"
     assert reason(make_rule(app_id=app.id, event_name="pay*")) == (
         "the rule no longer matches the event"
-    )
-    busy = make_rule(
-        app_id=app.id, condition={"type": "threshold", "more_than": 1, "window_minutes": 1}
     )
     assert reason(busy).startswith("condition not met: 1 matching events in the last 1 min")
     assert notifications.decide(message, make_rule(app_id=app.id), NOW) == {

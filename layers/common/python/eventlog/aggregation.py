@@ -14,7 +14,8 @@ services or messages. Layout of the aggregates table (`pk`, `sk`):
   one Query; one value's days are one BatchGetItem. Counts by name and by service are kept per
   hour, not per minute: minutes would cost a write per value and minute.
 - message groups: `APP#<app>#MSG#<day>` / message fingerprint: `h|<hour>|<level>` counters,
-  `t|<hour>|<level>` the last time seen (epoch ms) and `sample` (the first message counted).
+  `t|<hour>|<level>` the last time seen (epoch ms) and `sample` (the message of the first event
+  received, of the first chunk that counted the group).
 - the watermark: `APP#<app>#AS_OF` / `AS_OF`, `as_of_ms`: the newest change counted.
 
 Beyond `NAME_CARDINALITY_LIMIT` distinct names (or services) in a day, new ones are counted
@@ -113,6 +114,7 @@ class ItemDelta:
     key: dict[str, str]
     counters: Counter[str] = field(default_factory=Counter)
     sample: str | None = None
+    sample_of: str = ""  # the id of the event the sample is from: the first received wins
     last_seen: dict[str, int] = field(default_factory=dict)  # t|hour|level -> epoch ms
     value: str | None = None
 
@@ -181,8 +183,8 @@ class Deltas:
         if event.message:
             group = self.item(messages_key(event.app_id, day, fingerprint(event.message)))
             group.counters[hour] += amount
-            if group.sample is None:
-                group.sample = event.message[:SAMPLE_CHARS]
+            if group.sample is None or event.id < group.sample_of:
+                group.sample, group.sample_of = event.message[:SAMPLE_CHARS], event.id
             if sign > 0:  # a deletion never moves last_seen back: it is not known what to
                 seen = hour_last_seen(occurred.hour, level)
                 occurred_ms = int(occurred.timestamp() * 1000)

@@ -117,7 +117,9 @@ class NameOverflow(Model):
     limit: int = Field(description="Distinct names counted apart per app and day")
 
 
-class ByName(Model):
+class ByName(CompactModel):
+    """Names by count; `overflow` only when some day had more distinct names than the limit."""
+
     since: str
     until: str
     items: list[NameCount]
