@@ -1,5 +1,5 @@
-"""Benchmark: DynamoDB request units per event, the read cost of a page and of statistics, cold
-handler imports.
+"""Benchmark: DynamoDB request units per event, on the request path and in the aggregator, the
+read cost of a page and of statistics, cold handler imports.
 
     make bench
     PYTHONPATH=layers/common/python:tools .venv/bin/python tools/bench.py [--check] [--runs N]
@@ -9,16 +9,24 @@ Exit status: 0 (a measurement, not a test) unless --check is given and a target 
 
 Requests go through the handlers as API Gateway sends them (REST proxy events built from the
 samples in events/, the REQUEST authorizer invoked first, as ReauthorizeEvery: 0 does on AWS),
-against the template's tables provisioned in moto in-process. Capacity is computed per request
-from DynamoDB's documented rules by `capacity.CapacityMeter` (moto's own figures are not
-reliable): see tools/capacity.py for the rules. Setup (apps, keys, filling tables) is not counted.
-Every ingest request also updates the aggregates (eventlog.aggregation): its write units include
-them, shown apart per table. The statistics (section 3) run in a process of their own, beside
-sections 1 and 2, for the minutes their setup takes in moto.
+against the template's tables provisioned in moto in-process (with the local stack's patch of
+moto's transactions, `local_stack.moto_patches`). Capacity is computed per request from
+DynamoDB's documented rules by `capacity.CapacityMeter` (moto's own figures are not reliable),
+attached to the core's client `eventlog.db.client()`: see tools/capacity.py for the rules. Setup
+(apps, keys, filling tables) is not counted.
 
-Section 5 (notifications and propagation, figures without targets) runs in another process once
-sections 1 and 2 are done: the ingest path with alert rules, the notifier driven with SQS events
-like events/notifier_sqs.json, the propagator with events/propagator_schedule.json. The Powertools
+Ingest only stores events (section 1). The events table's stream feeds the aggregator
+(functions/aggregator/app.py), which counts them into the aggregates: section 1b drives it with
+the local stack's stream poller (`local_stack.streams.StreamPoller`: the template's mapping,
+its filter and BatchSize) over moto's stream, the handler imported here so that its DynamoDB
+calls go through the metered client; the poller's own stream and SQS calls are Lambda's, not
+counted. The statistics (section 3) read aggregates filled the same way, through the stream.
+
+Sections 1b, 3 and 5 run in processes of their own (spawned, each with its own tables in
+moto), for the minutes their setup takes: 3 beside sections 1 and 2, 1b and then 5 in another.
+Section 5 (notifications and propagation, figures without targets): ingest with alert rules and
+the aggregator after it, which queues the notifications, the notifier driven with SQS events like
+events/notifier_sqs.json, the propagator with events/propagator_schedule.json. The Powertools
 idempotency layers' own DynamoDB clients are metered too. Webhooks and subscriptions go to an HTTP
 server of the bench on 127.0.0.1 (ALLOWED_TARGET_NETWORKS=127.0.0.0/8): nothing else is contacted.
 """
@@ -36,6 +44,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -52,6 +61,8 @@ from unittest import mock
 if TYPE_CHECKING:
     from loopback_receiver import LoopbackReceiver
 
+    from local_stack.streams import DrainSummary, StreamPoller
+
 ROOT = Path(__file__).resolve().parent.parent
 COMMON = ROOT / "layers" / "common" / "python"
 TEMPLATE = ROOT / "template.yaml"
@@ -67,12 +78,29 @@ STORED_SMALL, STORED_LARGE = 1_000, 10_000
 PAGE_LIMIT = "20"
 STATS_SMALL, STATS_LARGE = 1_000, 100_000  # events stored for the statistics of section 3
 STATS_SPAN = timedelta(hours=24)
-FILL_CHUNK = 1_000  # events per ingest_batch call when filling for statistics (setup)
+FILL_CHUNK = 1_000  # events per ingest_batch call when storing events as setup
 IMPORT_RUNS = 5
 
-# Targets: (key, description, limit). Measured values must be <= limit.
-TARGET_SINGLE_WCU = 6.0
-TARGET_BATCH_WCU = 2.0  # the plain batches (b); (c) with client event_ids is reported only
+# The aggregator (section 1b): the template's stream mapping, driven by the local stack's poller.
+AGGREGATOR = "functions/aggregator/"
+STREAM_BATCH = 100  # the template's AggregatorBatchSize: stream records per invocation
+FILL_STREAM_BATCH = 1_000  # setup only (not measured): the largest batch the template allows
+AGGREGATED_BATCHES = 10  # stream batches of (g) and (i)
+NEW_NAME_BATCHES = 5  # stream batches of (h)
+FEW_NAMES, MANY_NAMES = 10, 10_000  # (i): distinct names the app already has that day
+STEADY_RATE = 50  # (j): single events a second, one stream batch a second (1 s window)
+STEADY_SECONDS = 4
+HOT_RATE = 5_000  # (k): events a second into one app, one second of them
+
+# Targets: measured values must be <= limit.
+TARGET_SINGLE_WCU = 1.0  # request path only: ingest stores, the aggregator counts (1b)
+TARGET_BATCH_WCU = 1.0  # the plain batches (b)
+TARGET_EVENT_ID_WCU = 2.0  # (c): each event and its client event_id's claim
+TARGET_FEW_GROUPS_WCU = 0.25  # (g2): aggregator, 5 names x 3 levels, one message per name
+TARGET_NEW_NAMES_WCU = 3.0  # (h): aggregator, every event a new name
+TARGET_NAMES_RATIO = 1.1  # (i): aggregator, MANY_NAMES vs FEW_NAMES names that day
+TARGET_STEADY_WCU = 1.3  # (j): request path + aggregation, 50 single events a second
+TARGET_HOT_ITEM_WRITES = 100.0  # (k): writes a second on the hottest aggregate item
 TARGET_PAGE_RATIO = 1.0  # a page costs the same however many events are stored
 TARGET_STATS_RATIO = 1.1  # so does a statistic, over the same range
 TARGET_IMPORT_RATIO = 1.5
@@ -122,6 +150,18 @@ def _load_template() -> Any:
     return template
 
 
+def mocked_aws() -> contextlib.AbstractContextManager[Any]:
+    """moto in-process, its TransactWriteItems patched as the local stack does: moto's own copies
+    every table a transaction names, whole, which would make each of the aggregator's chunk
+    transactions slower as the aggregates grow (local_stack.moto_patches)."""
+    import moto
+
+    from local_stack import moto_patches
+
+    moto_patches.apply()
+    return moto.mock_aws()
+
+
 # ---------------------------------------------------------------- the stack in moto
 
 
@@ -153,12 +193,13 @@ class Stack:
         resources.provision(self.template)
         self.functions = {
             name: self._load(f"functions/{name}/")
-            for name in ("authorizer", "ingest", "query", "stats")
+            for name in ("authorizer", "ingest", "query", "stats", "aggregator")
         }
         from eventlog import db
 
         self.meter = CapacityMeter(boto3.client("dynamodb"))  # a client of its own: not hooked
         self.meter.attach(db.client())  # the core's client, which every handler uses
+        self.stream = self._stream_poller()
         self._samples = {
             name: json.loads((ROOT / "events" / f"{name}.json").read_text())
             for name in ("ingest_batch", "query_list", "stats_timeseries", "authorizer_request")
@@ -191,6 +232,47 @@ class Stack:
             return json.loads(json.dumps(result))
 
         return invoke
+
+    def _stream_poller(self) -> StreamPoller:
+        """The AggregatorFunction's event source mapping on the events table's stream, as the
+        local stack builds it (BatchSize, FilterCriteria, retries from the template; from the
+        stream's first record), invoking the handler imported here."""
+        from local_stack.runtime import LambdaFunction
+        from local_stack.streams import StreamMapping, StreamPoller
+
+        logical_id, _, props = _function_settings(self.template, AGGREGATOR)
+        (event,) = [e for e in props["Events"].values() if e["Type"] == "DynamoDB"]
+        mapping = StreamMapping.from_properties(self.template.resolve(event["Properties"]), "bench")
+        invoke = self.functions["aggregator"]
+        name = str(self.template.physical_ids.get(logical_id, logical_id))
+        function = LambdaFunction(
+            logical_id=logical_id,
+            name=name,
+            handler=lambda event, _context: invoke(event),  # invoke() makes its own context
+            environment={},
+            timeout=float(self.template.resolve(props["Timeout"])),
+            memory=int(self.template.resolve(props.get("MemorySize", 128))),
+            log_group=f"/aws/lambda/{name}",
+            events={},
+            lock=threading.Lock(),
+        )
+        return StreamPoller(function, mapping)
+
+    def aggregate(self, expected: int, batch_size: int = STREAM_BATCH) -> DrainSummary:
+        """Run the aggregator over every record the events table's stream holds, `batch_size` a
+        batch, as Lambda would; checks that the `expected` events were all counted, each batch
+        in one invocation (no failure, no retry). The poller's log lines are kept for an error."""
+        self.stream.mapping.batch_size = batch_size
+        log = io.StringIO()
+        with contextlib.redirect_stderr(log):
+            summary = self.stream.drain()
+        batches = -(-expected // batch_size)
+        if summary.delivered != expected or summary.skipped or summary.invocations != batches:
+            raise RuntimeError(
+                f"bench: the aggregator over {expected} events, batches of {batch_size}: "
+                f"{summary}\n{log.getvalue()[-3000:]}"
+            )
+        return summary
 
     def tenant(self, name: str) -> Tenant:
         """An app with its ingest key and a user key (setup: created through the core)."""
@@ -411,9 +493,7 @@ def measure_writes(stack: Stack) -> tuple[list[WriteRun], Tenant]:
     b = WriteRun(f"(b) {BATCHES} batches of {BATCH}, 5 names x 3 levels", TARGET_BATCH_WCU)
     ingest_batches(stack, plain, b, 0, BATCHES, ids="")
 
-    c = WriteRun(
-        "(c) as (b), every event with a client event_id", note=" (2.00 before aggregation)"
-    )
+    c = WriteRun("(c) as (b), every event with a client event_id", TARGET_EVENT_ID_WCU)
     ingest_batches(stack, with_ids, c, 0, BATCHES, ids="bench")
 
     d = WriteRun(f"(d) {RESENT} batches of (c) sent again: all duplicates")
@@ -512,24 +592,12 @@ def read_pages(stack: Stack, tenant: Tenant, slow: bool) -> dict[str, PageCost]:
     return costs
 
 
-@contextlib.contextmanager
-def unqueued() -> Iterator[None]:
-    """Setup only: events stored without queueing notifications for them. moto's SendMessage
-    counts every message of its queue, so the thousands of messages filling tables would queue
-    (for ERROR events, by the default rule every app has) take it minutes, growing with the
-    square; queueing consumes no DynamoDB capacity, and the tables come out the same."""
-    from eventlog import notify_queue
-
-    with mock.patch.object(notify_queue, "enqueue_matches", return_value=0):
-        yield
-
-
 def measure_reads(
     stack: Stack, tenant: Tenant, full: bool
 ) -> tuple[dict[str, PageCost], dict[str, PageCost]]:
     small = read_pages(stack, tenant, slow=True)
     fill = WriteRun("fill")
-    with stack.meter.paused(), unqueued():  # setup: the write cost of batches is section 1
+    with stack.meter.paused():  # setup: the write cost of batches is section 1
         more = (STORED_LARGE - STORED_SMALL) // BATCH
         ingest_batches(stack, tenant, fill, STORED_SMALL, more, ids="")
     if fill.outcomes != Counter({"accepted": STORED_LARGE - STORED_SMALL}):
@@ -1271,12 +1339,14 @@ def _print_writes(writes: list[WriteRun], tables: tuple[str, str]) -> None:
         print(f"   {run.label:<50} {raw:>10.2f} {aggregates:>10.2f} {total:>7.2f}   {target}")
     print(
         f"   raw events: {events_table} (events, client event_id claims, seed 000's number "
-        f"index items and counters);\n   aggregates: {aggregates_table}. The "
-        f"<= {TARGET_BATCH_WCU:.2f} target applies to the plain batches (b); a client event_id "
-        "adds its\n   claim, 1 WCU an event; a seed 000 event its number's index item (1 WCU) and "
-        "a share of the\n   counter's block refills: blocks of 1, 2, 4... numbers, each lasting "
-        "about 10 s at the rate the last\n   one went, at most 100 (here the rate is moto's, "
-        "a few requests a second; from 10 a second\n   on, 0.01 WCU)."
+        f"index items and counters);\n   aggregates: {aggregates_table}, which ingest no longer "
+        "writes: the aggregator counts the events from\n   the events table's stream (section "
+        "1b), so these figures are the request path alone. An event\n   is 1 WCU (under 1 KB); "
+        "a client event_id adds its claim, 1 WCU an event (a duplicate (d) is\n   refused by "
+        "both conditions, each still 1 WCU); a seed 000 event its number's index item (1 WCU)\n"
+        "   and a share of the counter's block refills: blocks of 1, 2, 4... numbers, each "
+        "lasting about 10 s\n   at the rate the last one went, at most 100 (here the rate is "
+        "moto's, a few requests a second;\n   from 10 a second on, 0.01 WCU)."
     )
     print("   per event, by table and operation (ingest handler):")
     for run in writes:

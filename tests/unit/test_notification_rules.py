@@ -7,12 +7,10 @@ from typing import Any
 
 import pytest
 
-from eventlog import aggregation, alerts, notifications, notify_queue
-from eventlog.ids import new_ulid
+from eventlog import alerts, notifications, notify_queue
 from eventlog.models.alerts import AlertRule, AlertRuleIn, Increase, Threshold
 from eventlog.models.base import Level
 from eventlog.models.events import Event
-from eventlog.timeutil import format_iso
 from tests.conftest import FakeLambdaContext
 
 NOW = datetime(2026, 2, 10, 10, 5, 30, tzinfo=UTC)
@@ -289,7 +287,9 @@ def test_a_decision_is_made_once_per_event_and_rule(app, counted, monkeypatch):
 
 
 def test_decide_explains_each_skip(app, counted):
-    busy = condition_rule(app.id, condition={"type": "threshold", "more_than": 1, "window_minutes": 1})
+    busy = condition_rule(
+        app.id, condition={"type": "threshold", "more_than": 1, "window_minutes": 1}
+    )
     event = counted(app.id, NOW, level="ERROR", name="checkout")
     body = notify_queue.message_body(app.id, "r_x", event)
     message = notifications.parse_message(body)

@@ -17,7 +17,13 @@ import pytest
 from botocore.config import Config
 
 from eventlog import db, ingestion, stats, stream
-from eventlog.models.stats import CountsQuery, LevelFilter
+from eventlog.models.stats import (
+    CountsQuery,
+    HourlyQuery,
+    LevelFilter,
+    TimeseriesQuery,
+    TopMessagesQuery,
+)
 from local_stack.streams import stream_record
 from tests.conftest import aws_client
 
@@ -309,9 +315,7 @@ def test_names_beyond_the_days_limit_are_counted_under_the_overflow(aws, app, re
 
     monkeypatch.setenv("NAME_CARDINALITY_LIMIT", "5")
     get_settings.cache_clear()
-    events = [
-        {"name": f"n{i}", "message": "x", "occurred_at": NOW.isoformat()} for i in range(8)
-    ]
+    events = [{"name": f"n{i}", "message": "x", "occurred_at": NOW.isoformat()} for i in range(8)]
     store(app.id, events)
     settle(reader)
     store(app.id, [{"name": "n1", "message": "x", "occurred_at": NOW.isoformat()}])
@@ -342,3 +346,107 @@ def test_no_aggregate_item_grows_with_distinct_names(aws, app, reader):
     attributes = set(day_bucket["Item"]) - {"pk", "sk"}
     assert attributes <= {"l|INFO", "l|WARNING", "l|ERROR", "d|names", "d|services"}
     assert int(day_bucket["Item"]["d|names"]) == 300
+
+
+# ---------------------------------------------------------------- everything at once
+
+
+class Faults:
+    """Failures at every point of the processor, drawn from a seeded generator: errors before a
+    chunk's commit and after it (the processor reports them), and crashes (the invocation dies:
+    Lambda retries its batch in halves) after a commit, between chunks and after the answer."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, function: Any, seed: int, rate: float):
+        import random
+
+        self.random = random.Random(seed)  # noqa: S311 - reproducible faults, not secrets
+        self.rate = rate
+        self.injected: Counter[str] = Counter()
+        real_transact = db.client().transact_write_items
+        real_end = stream.chunk_end
+        real_handler = function.handler
+
+        def transact(**request: Any) -> Any:
+            self.maybe("error before a commit", RuntimeError)
+            reply = real_transact(**request)
+            self.maybe("error after a commit", RuntimeError)
+            self.maybe("crash after a commit", Crash)
+            return reply
+
+        def chunk_end(records: list[Any], start: int) -> int:
+            if start:
+                self.maybe("crash between chunks", Crash)
+            return real_end(records, start)
+
+        def handler(event: Any, context: Any) -> Any:
+            try:
+                answer = real_handler(event, context)
+            except Crash as crash:
+                raise RuntimeError("the invocation died") from crash  # a function error
+            self.maybe("crash after the answer", RuntimeError)
+            return answer
+
+        monkeypatch.setattr(db.client(), "transact_write_items", transact)
+        monkeypatch.setattr(stream, "chunk_end", chunk_end)
+        monkeypatch.setattr(function, "handler", handler)
+
+    def maybe(self, where: str, error: type[BaseException]) -> None:
+        if self.rate and self.random.random() < self.rate:
+            self.injected[where] += 1
+            raise error(f"injected: {where}")
+
+
+def test_every_statistic_equals_a_recount_after_duplicates_deletions_and_faults(
+    aws, app, api, monkeypatch
+):
+    from eventlog import deletion
+
+    assert aws.stream is not None
+    aws.stream.mapping.batch_size = 100  # several batches, most of several chunks
+    faults = Faults(monkeypatch, aws.stream.function, seed=1, rate=0.12)
+    levels = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+    def event(i: int, **extra: Any) -> dict[str, Any]:
+        return {
+            "level": levels[i % 5],
+            "name": f"name-{i % 97}",
+            "service": f"svc-{i % 3}",
+            "message": f"request {i} took {i % 7} s",
+            "occurred_at": (NOW - timedelta(minutes=7 * i % 2000)).isoformat(),
+            "count": 1 + i % 3,
+            **extra,
+        }
+
+    for part in range(6):
+        batch = [event(part * 60 + i, event_id=f"e-{part * 60 + i}") for i in range(50)]
+        batch += [event(part * 60 + i) for i in range(50, 60)]
+        batch += batch[:5]  # repeated event_ids in the same batch
+        assert api.ingest(app.id, batch).status in (201, 207)
+        assert api.ingest(app.id, batch[:20]).status == 200  # all duplicates
+        key = {"Idempotency-Key": f"retry-{part}"}
+        first = api.ingest(app.id, [event(1000 + part)], headers=key)
+        again = api.ingest(app.id, [event(1000 + part)], headers=key)
+        assert (first.status, again.text) == (201, first.text)
+        assert aws.settle().skipped == 0
+    some_ids = [item["id"] for item in api.all_events(app.id)][:15:3]
+    for event_id in some_ids:
+        deletion.delete_event(app.id, event_id)
+    assert deletion.delete_events_named(app.id, "name-5", deadline=1e12).deleted > 0
+    assert aws.settle().skipped == 0
+
+    faults.rate = 0
+    summary = aws.settle()
+    assert summary.skipped == 0
+    assert sum(faults.injected.values()) >= 10, faults.injected
+    assert set(faults.injected) == {
+        "error before a commit", "error after a commit", "crash after a commit",
+        "crash between chunks", "crash after the answer",
+    }  # fmt: skip
+    assert_statistics_match_the_raw_events(app.id)
+    by_level, _ = recount(app.id)
+    hourly = stats.hourly(app.id, HourlyQuery(**RANGE))
+    assert hourly.total == sum(by_level.values())
+    series = stats.timeseries(app.id, TimeseriesQuery(interval="DAY", **RANGE))
+    assert sum(bucket.count for bucket in series.series) == sum(by_level.values())
+    messages = stats.top_messages(app.id, TopMessagesQuery(limit=100, **RANGE))
+    assert sum(item.count for item in messages.items) == sum(by_level.values())

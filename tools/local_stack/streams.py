@@ -533,7 +533,10 @@ class StreamPoller(Driver):
             parts = [records[:middle], records[middle:]]
         else:
             parts = [records]
-        self._retrying[:0] = [Batch(part, failed.retries + 1) for part in parts]
+        # Splitting a batch does not use up its retries (AWS: "splitting batches doesn't
+        # consume the retry quota"); retrying it whole does.
+        retries = failed.retries if len(parts) > 1 else failed.retries + 1
+        self._retrying[:0] = [Batch(part, retries) for part in parts]
         return 0
 
     def _exhausted(self, failed: Batch) -> str | None:

@@ -154,11 +154,15 @@ class _Rules:
         return self._rules[app_id]
 
     def counted(self, event: Event) -> list[str]:
-        """The rules with a condition that match the event: their counters count it."""
+        """The rules with a condition that match the event and existed when it was received:
+        their counters count it (and a deletion takes it off the same counters)."""
+        received = parse_iso(event.received_at)
         return [
             rule.id
             for rule in self.of(event.app_id)
-            if rule.condition is not None and rule.matches(event.level, event.name, event.service)
+            if rule.condition is not None
+            and parse_iso(rule.created_at) <= received
+            and rule.matches(event.level, event.name, event.service)
         ]
 
 
@@ -378,7 +382,9 @@ class BatchOutcome:
 
 
 def process(raw_records: list[dict[str, Any]], seconds_left: Callable[[], float]) -> BatchOutcome:
-    """Apply a batch of stream records, chunk by chunk, in order."""
+    """Apply a batch of stream records, chunk by chunk, in order. Whatever fails is reported
+    (batchItemFailures) from the first record not done, never raised: a raised error would make
+    Lambda retry the batch in halves, the only retries whose start is not a chunk's."""
     records = [parse(raw) for raw in raw_records]
     rules = _Rules()
     guard_positions = guards_of(records)
@@ -389,37 +395,60 @@ def process(raw_records: list[dict[str, Any]], seconds_left: Callable[[], float]
             outcome.failed_at = records[start].sequence
             logger.warning("time is short: the rest of the batch is left for a retry")
             break
-        end = chunk_end(records, start)
-        chunk = records[start:end]
-        guards = [records[i] for i in sorted(guard_positions) if start < i < end]
         try:
-            commit(chunk, guards, rules)
-            done = end
-            outcome.counted += len(chunk)
-            outcome.chunks += 1
-        except ChunkApplied as applied:
-            done = next(
-                (i for i in range(start, len(records)) if records[i].position > applied.last),
-                len(records),
-            )
-            done = max(done, start + 1)
-            outcome.replayed += done - start
+            start = _apply_chunk(records, start, guard_positions, rules, outcome)
         except Exception:
             logger.exception(
-                "chunk not applied: reported for a retry",
-                extra={"first": chunk[0].sequence, "last": chunk[-1].sequence},
+                "chunk not applied, or its notifications not queued: reported for a retry",
+                extra={"first": records[start].sequence},
             )
-            outcome.failed_at = chunk[0].sequence
-            break
-        try:
-            _side_effects(records[start:done], rules, outcome)
-        except Exception:
-            logger.exception("chunk applied but its notifications not queued: retried")
             outcome.failed_at = records[start].sequence
             break
-        start = done
-    _advance_watermarks(outcome)
+    try:
+        _advance_watermarks(outcome)
+    except Exception:  # the counts are in: the next batch of the app moves it
+        logger.exception("watermark not moved")
     return outcome
+
+
+def _apply_chunk(
+    records: list[Record],
+    start: int,
+    guard_positions: set[int],
+    rules: _Rules,
+    outcome: BatchOutcome,
+) -> int:
+    """Apply the chunk starting at `start` (or find it applied), send its side effects, and
+    return where the next chunk starts."""
+    end = chunk_end(records, start)
+    chunk = records[start:end]
+    try:
+        commit(chunk, [records[i] for i in sorted(guard_positions) if start < i < end], rules)
+        done = end
+        outcome.counted += len(chunk)
+        outcome.chunks += 1
+    except ChunkApplied as applied:
+        done = next(
+            (i for i in range(start, len(records)) if records[i].position > applied.last),
+            len(records),
+        )
+        done = max(done, start + 1)
+        outcome.replayed += done - start
+        # This batch's middle, inside what was applied before, is where its bisected retry
+        # would start: mark it too, so a crash of this invocation stays exact.
+        _mark(
+            [records[i] for i in guard_positions if start < i < done],
+            str(applied.last),
+        )
+    _side_effects(records[start:done], rules, outcome)
+    return done
+
+
+def _mark(records: list[Record], last: str) -> None:
+    table = db.aggregates_table()
+    expires_at = int((utcnow() + timedelta(seconds=MARKER_SECONDS)).timestamp())
+    for record in records:
+        table.put_item(Item={**marker_key(record.sequence), "last": last, "expires_at": expires_at})
 
 
 def _side_effects(records: list[Record], rules: _Rules, outcome: BatchOutcome) -> None:
