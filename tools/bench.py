@@ -517,6 +517,322 @@ def measure_writes(stack: Stack) -> tuple[list[WriteRun], Tenant]:
     return runs, plain
 
 
+# ---------------------------------------------------------------- 1b. aggregation (the stream)
+
+
+@contextlib.contextmanager
+def unqueued() -> Iterator[None]:
+    """The aggregator counts without queueing notifications (setup fills, and section 1b):
+    moto's SendMessage counts every message of its queue, so the thousands of messages the
+    ERROR events would queue (by the default rule every app has) would take it minutes, growing
+    with the square. Queueing consumes no DynamoDB capacity (section 5 queues, and counts)."""
+    from eventlog import notify_queue
+
+    with mock.patch.object(notify_queue, "enqueue_matches", return_value=0):
+        yield
+
+
+def store(stack: Stack, app_id: int, events: list[dict[str, Any]]) -> None:
+    """Store events through the core's `ingest_batch`, FILL_CHUNK a call and in order, so the
+    stream holds them as listed (setup: not counted; the request path is section 1)."""
+    from eventlog import ingestion
+
+    accepted = 0
+    with stack.meter.paused(), mock.patch.object(ingestion, "MAX_BATCH", FILL_CHUNK):
+        for start in range(0, len(events), FILL_CHUNK):
+            chunk = events[start : start + FILL_CHUNK]
+            accepted += ingestion.ingest_batch(app_id, chunk).accepted
+    if accepted != len(events):
+        raise RuntimeError(f"bench: storing {len(events)} events: {accepted} accepted")
+
+
+def new_app(stack: Stack, name: str) -> int:
+    from eventlog import apps
+
+    with stack.meter.paused():
+        return int(apps.create_app(name).id)
+
+
+ITEM_KINDS = {  # the part of an aggregate item's pk naming its kind (eventlog.aggregation)
+    "MINUTE": "counts",
+    "HOUR": "counts",
+    "DAY": "counts",
+    "NAME": "names",
+    "SERVICE": "services",
+    "MSG": "message groups",
+    "AS_OF": "watermark",
+}
+CHUNK_PARTS = ("counts", "names", "services", "message groups", "marker", "guards")
+
+
+def item_kind(key: tuple[str, str]) -> str:
+    """What an aggregate item is, from its key: a chunk's marker or guard, or ITEM_KINDS'."""
+    pk, _ = key
+    return "marker" if pk.startswith("CHUNK#") else ITEM_KINDS[pk.split("#")[2]]
+
+
+def _wire_key(body: dict[str, Any]) -> tuple[str, str]:
+    key = body["Item"] if "Item" in body else body["Key"]
+    return key["pk"]["S"], key["sk"]["S"]
+
+
+class AggregateWrites:
+    """The aggregate items the aggregator's requests write, item by item: a botocore hook on the
+    core's client, beside the meter. A committed TransactWriteItems is a chunk: its actions'
+    keys in order (the marker first, then any guard, then the items counted into); the
+    UpdateItems are the watermark's (one per app and invocation)."""
+
+    def __init__(self) -> None:
+        self.chunks: list[list[tuple[str, str]]] = []
+        self.cancelled = 0  # transactions cancelled (the aggregator tries them again)
+        self.watermarks: list[tuple[str, str]] = []
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[None]:
+        from eventlog import db
+
+        emitter = db.client().meta.events
+        hooks = (
+            ("before-call.dynamodb.TransactWriteItems", self._before_transaction),
+            ("after-call.dynamodb.TransactWriteItems", self._after_transaction),
+            ("before-call.dynamodb.UpdateItem", self._before_update),
+        )
+        for event_name, hook in hooks:
+            emitter.register(event_name, hook)
+        try:
+            yield
+        finally:
+            for event_name, hook in hooks:
+                emitter.unregister(event_name, hook)
+
+    def _before_transaction(self, params: dict[str, Any], context: dict, **_: Any) -> None:
+        request = json.loads(params.get("body") or b"{}")
+        actions = [next(iter(action.values())) for action in request["TransactItems"]]
+        context["bench_chunk"] = [_wire_key(body) for body in actions]
+
+    def _after_transaction(self, http_response: Any, context: dict, **_: Any) -> None:
+        keys = context.pop("bench_chunk", None)
+        if keys is None:
+            return
+        if http_response.status_code < 300:
+            self.chunks.append(keys)
+        else:
+            self.cancelled += 1
+
+    def _before_update(self, params: dict[str, Any], **_: Any) -> None:
+        self.watermarks.append(_wire_key(json.loads(params.get("body") or b"{}")))
+
+    def items_per_chunk(self) -> dict[str, float]:
+        """The items a chunk wrote on average, by CHUNK_PARTS."""
+        counted: Counter[str] = Counter()
+        for marker, *others in self.chunks:
+            counted[item_kind(marker)] += 1
+            for key in others:
+                kind = item_kind(key)
+                counted["guards" if kind == "marker" else kind] += 1
+        return {part: counted[part] / max(1, len(self.chunks)) for part in CHUNK_PARTS}
+
+    def writes_by_item(self) -> Counter[tuple[str, str]]:
+        """How many committed requests wrote each item."""
+        writes = Counter(key for chunk in self.chunks for key in chunk)
+        writes.update(self.watermarks)
+        return writes
+
+
+@dataclass
+class AggregationRun:
+    """The aggregator over events stored beforehand: its units, what its chunks wrote, and
+    for (j) the requests that stored the events."""
+
+    label: str
+    target: float | None = None  # the aggregator's WCU per event ((j): with the request's)
+    events: int = 0
+    invocations: int = 0
+    usage: Any = None  # capacity.Usage of the aggregator's invocations
+    request: Any = None  # capacity.Usage of the requests (authorizer + ingest), (j) only
+    writes: AggregateWrites = field(default_factory=AggregateWrites)
+
+    def aggregate(self, stack: Stack, events: int) -> None:
+        """Run the aggregator over the `events` just stored, STREAM_BATCH a batch: measured."""
+        with stack.meter.measure() as used, self.writes.recording():
+            summary = stack.aggregate(events)
+        self.events += events
+        self.invocations += summary.invocations
+        self.usage = used if self.usage is None else self.usage + used
+
+    def add_request(self, reply: Reply) -> None:
+        used = reply.handler + reply.authorizer
+        self.request = used if self.request is None else self.request + used
+
+    @property
+    def wcu_per_event(self) -> float:
+        return self.usage.write_units / self.events
+
+    @property
+    def rcu_per_event(self) -> float:
+        return self.usage.read_units / self.events
+
+    @property
+    def request_wcu_per_event(self) -> float:
+        return self.request.write_units / self.events if self.request else 0.0
+
+    @property
+    def total_wcu_per_event(self) -> float:
+        return self.request_wcu_per_event + self.wcu_per_event
+
+
+@dataclass
+class AggregationResults:
+    runs: dict[str, AggregationRun]  # "g1", "g2", "g3", "h", "i1", "i2", "j1", "j2", "k"
+    aggregates_table: str
+    fill_seconds: float  # setup of (i): MANY_NAMES names through the stream
+    seconds: float = 0.0
+
+    @property
+    def names_ratio(self) -> float:
+        return self.runs["i2"].wcu_per_event / self.runs["i1"].wcu_per_event
+
+    def hottest(self) -> tuple[tuple[str, str], int]:
+        """(k): the aggregate item written by the most requests, and how many."""
+        ((key, writes),) = self.runs["k"].writes.writes_by_item().most_common(1)
+        return key, writes
+
+    @property
+    def hot_item_writes_per_second(self) -> float:
+        """(k)'s hottest item's writes per HOT_RATE events: a second's worth at HOT_RATE/s."""
+        return self.hottest()[1] * HOT_RATE / self.runs["k"].events
+
+
+def spread_over(start: datetime, span: timedelta, i: int, total: int) -> datetime:
+    """When event i of `total` happened, spread evenly over [start, start + span)."""
+    return start + span * (i + 0.5) / total
+
+
+def one_message_per_name(event: dict[str, Any]) -> dict[str, Any]:
+    return {**event, "message": f"{event['name']}: request handled"}
+
+
+def without_message(event: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in event.items() if name != "message"}
+
+
+def aggregated(
+    stack: Stack, key: str, label: str, events: list[dict[str, Any]], target: float | None = None
+) -> AggregationRun:
+    """Store `events` in an app of their own (setup), then run the aggregator over them."""
+    app_id = new_app(stack, f"bench-aggregated-{key}")
+    store(stack, app_id, events)
+    run = AggregationRun(label, target)
+    run.aggregate(stack, len(events))
+    return run
+
+
+def names_of_the_day(count: int) -> list[str]:
+    """`count` distinct names, NAMES among them."""
+    return [*NAMES, *(f"jobs.task{n:05d}" for n in range(count - len(NAMES)))]
+
+
+def aggregated_after_names(
+    stack: Stack, key: str, label: str, names: int, events: list[dict[str, Any]], day: datetime
+) -> AggregationRun:
+    """(i): the aggregator over `events` into an app that already has `names` distinct names
+    counted that day (setup: one event each, through the stream, not measured)."""
+    app_id = new_app(stack, f"bench-aggregated-{key}")
+    filling = [{"name": name, "occurred_at": day.isoformat()} for name in names_of_the_day(names)]
+    store(stack, app_id, filling)
+    with stack.meter.paused():
+        stack.aggregate(len(filling), FILL_STREAM_BATCH)
+    store(stack, app_id, events)
+    run = AggregationRun(label)
+    run.aggregate(stack, len(events))
+    return run
+
+
+def steady_singles(
+    stack: Stack, key: str, label: str, event: Any, target: float | None = None
+) -> AggregationRun:
+    """(j): STEADY_RATE single-event requests (measured: authorizer + ingest), then the stream
+    batch of those events a 1 s batching window makes, STEADY_SECONDS times."""
+    with stack.meter.paused():
+        tenant = stack.tenant(f"bench-steady-{key}")
+    run = AggregationRun(label, target)
+    for second in range(STEADY_SECONDS):
+        for i in range(STEADY_RATE):
+            run.add_request(stack.post_events(tenant, event(second * STEADY_RATE + i)))
+        run.aggregate(stack, STEADY_RATE)
+    return run
+
+
+def measure_aggregation(stack: Stack) -> AggregationResults:
+    """The aggregator's units per event, scenario by scenario, each in an app of its own. The
+    events (but (j)'s) happened in the last whole minute: a scenario's counts go to one minute,
+    hour and day bucket, however long moto takes."""
+    started = time.monotonic()
+    minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
+    count = AGGREGATED_BATCHES * STREAM_BATCH
+    low = [
+        make_event(i, occurred=spread_over(minute, timedelta(minutes=1), i, count))
+        for i in range(count)
+    ]
+    new_names = [
+        {**event, "name": f"jobs.task{i:05d}"}
+        for i, event in enumerate(low[: NEW_NAME_BATCHES * STREAM_BATCH])
+    ]
+    hot = [
+        make_event(i, occurred=spread_over(minute, timedelta(seconds=1), i, HOT_RATE))
+        for i in range(HOT_RATE)
+    ]
+    groups = f"{len(NAMES)} names x {len(LEVELS)} levels"
+    runs: dict[str, AggregationRun] = {}
+    with unqueued():
+        runs["g1"] = aggregated(
+            stack, "g1", f"(g1) {groups}, make_event's messages", low
+        )
+        runs["g2"] = aggregated(
+            stack,
+            "g2",
+            f"(g2) {groups}, one message per name",
+            [one_message_per_name(event) for event in low],
+            TARGET_FEW_GROUPS_WCU,
+        )
+        runs["g3"] = aggregated(
+            stack, "g3", "(g3) as (g2), without messages", [without_message(e) for e in low]
+        )
+        runs["h"] = aggregated(
+            stack, "h", "(h) every event a new name, else as (g1)", new_names, TARGET_NEW_NAMES_WCU
+        )
+        runs["i1"] = aggregated_after_names(
+            stack, "i1", f"(i1) (g1) into an app with {FEW_NAMES} names", FEW_NAMES, low, minute
+        )
+        filled = time.monotonic()
+        runs["i2"] = aggregated_after_names(
+            stack, "i2", f"(i2) (g1) into one with {MANY_NAMES:,} names", MANY_NAMES, low, minute
+        )
+        fill_seconds = time.monotonic() - filled
+        runs["j1"] = steady_singles(
+            stack, "j1", f"(j1) {STEADY_RATE}/s single events, make_event", make_event
+        )
+        runs["j2"] = steady_singles(
+            stack,
+            "j2",
+            f"(j2) {STEADY_RATE}/s single events, " '{"name": "login"}',
+            lambda _i: {"name": "login"},
+            TARGET_STEADY_WCU,
+        )
+        runs["k"] = aggregated(stack, "k", f"(k) {HOT_RATE:,} events in 1 s, as (g1)", hot)
+    return AggregationResults(
+        runs, stack.aggregates_table, fill_seconds, time.monotonic() - started
+    )
+
+
+def measure_aggregation_apart() -> AggregationResults:
+    """Section 1b in a process of its own (spawned), with its own tables in moto. The
+    aggregator's logger writes a line per invocation to the stdout it found at import (as its
+    Powertools logger does in Lambda): not into the report this process shares."""
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), mocked_aws():
+        return measure_aggregation(Stack())
+
+
 # ---------------------------------------------------------------- 2. reads
 
 

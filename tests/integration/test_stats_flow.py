@@ -1268,3 +1268,35 @@ def test_other_bad_parameters_are_400s(stack, two_apps, route, params, field):
         assert field in [detail["field"] for detail in body["details"]]
     else:
         assert "(366 days)" in body["message"]
+
+
+def test_thousands_of_long_distinct_names_in_one_day_are_all_counted(stack):
+    """3,000 names of 150 characters, one day: every request 201, every statistic counts them
+    all (no item grows with the names: the day's bucket stays small, each name has its own)."""
+    app = _new_app(stack, "names")
+    day = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    names = [f"{i:05d}-" + "n" * 144 for i in range(3000)]
+    for first in range(0, len(names), 100):
+        batch = [
+            {"name": name, "level": "error" if i % 3 == 0 else "info", "occurred_at": _iso(day)}
+            for i, name in enumerate(names[first : first + 100], start=first)
+        ]
+        reply = _post(stack, app, batch)
+        assert reply.status_code == 201, reply.text
+    whole_day = {
+        "since": _iso(day.replace(hour=0)),
+        "until": _iso(day.replace(hour=0) + timedelta(days=1)),
+    }
+    by_name = _stats(stack, app["id"], "by-name", **whole_day)
+    assert len(by_name["items"]) == 3000 and "overflow" not in by_name
+    assert {item["name"] for item in by_name["items"]} == set(names)
+    assert {item["count"] for item in by_name["items"]} == {1}
+    assert _stats(stack, app["id"], "by-level", **whole_day)["items"] == [
+        {"level": "INFO", "count": 2000},
+        {"level": "ERROR", "count": 1000},
+    ]
+    series = _stats(stack, app["id"], "timeseries", interval="DAY", **whole_day)
+    assert [point["count"] for point in series["series"]] == [3000]
+    one = _stats(stack, app["id"], "timeseries", name=names[1234], **whole_day)
+    assert sum(point["count"] for point in one["series"]) == 1
+    assert _stats(stack, app["id"], "hourly", **whole_day)["total"] == 3000
