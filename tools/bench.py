@@ -44,6 +44,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 import traceback
@@ -785,9 +786,7 @@ def measure_aggregation(stack: Stack) -> AggregationResults:
     groups = f"{len(NAMES)} names x {len(LEVELS)} levels"
     runs: dict[str, AggregationRun] = {}
     with unqueued():
-        runs["g1"] = aggregated(
-            stack, "g1", f"(g1) {groups}, make_event's messages", low
-        )
+        runs["g1"] = aggregated(stack, "g1", f"(g1) {groups}, make_event's messages", low)
         runs["g2"] = aggregated(
             stack,
             "g2",
@@ -802,11 +801,16 @@ def measure_aggregation(stack: Stack) -> AggregationResults:
             stack, "h", "(h) every event a new name, else as (g1)", new_names, TARGET_NEW_NAMES_WCU
         )
         runs["i1"] = aggregated_after_names(
-            stack, "i1", f"(i1) (g1) into an app with {FEW_NAMES} names", FEW_NAMES, low, minute
+            stack, "i1", f"(i1) as (g1), with {FEW_NAMES} names that day", FEW_NAMES, low, minute
         )
         filled = time.monotonic()
         runs["i2"] = aggregated_after_names(
-            stack, "i2", f"(i2) (g1) into one with {MANY_NAMES:,} names", MANY_NAMES, low, minute
+            stack,
+            "i2",
+            f"(i2) as (g1), with {MANY_NAMES:,} names that day",
+            MANY_NAMES,
+            low,
+            minute,
         )
         fill_seconds = time.monotonic() - filled
         runs["j1"] = steady_singles(
@@ -815,7 +819,7 @@ def measure_aggregation(stack: Stack) -> AggregationResults:
         runs["j2"] = steady_singles(
             stack,
             "j2",
-            f"(j2) {STEADY_RATE}/s single events, " '{"name": "login"}',
+            f'(j2) {STEADY_RATE}/s single events, {{"name": "login"}}',
             lambda _i: {"name": "login"},
             TARGET_STEADY_WCU,
         )
@@ -985,28 +989,19 @@ def make_stats_event(i: int, total: int, since: datetime) -> dict[str, Any]:
 
 
 def fill_stats(stack: Stack, tenant: Tenant, total: int, since: datetime) -> None:
-    """Store `total` events over the 24 hours through the core's `ingest_batch` (setup: not
-    counted), in time order and FILL_CHUNK at a time.
+    """Store `total` events over the 24 hours, in time order, then count them through the
+    events table's stream (setup: not counted).
 
-    Larger batches than the API takes, only for speed: an aggregate update costs moto tens of ms,
-    and every batch updates its minute, hour and day buckets and each message group it holds
-    (here ~8 updates for 100 events, ~20 for 1,000). The aggregates come out the same however
-    the events are batched (exact counts, the first message as sample, the latest time as
-    last_seen), and the statistics read nothing else. No notification is queued (`unqueued`)."""
-    from eventlog import ingestion
-
-    accepted = 0
-    with (
-        stack.meter.paused(),
-        mock.patch.object(ingestion, "MAX_BATCH", FILL_CHUNK),
-        unqueued(),
-    ):
-        for start in range(0, total, FILL_CHUNK):
-            end = min(start + FILL_CHUNK, total)
-            body = [make_stats_event(i, total, since) for i in range(start, end)]
-            accepted += ingestion.ingest_batch(tenant.app_id, body).accepted
-    if accepted != total:
-        raise RuntimeError(f"bench: filling {total} events for statistics: {accepted} accepted")
+    Larger batches than the API takes and than the mapping's BatchSize (FILL_CHUNK events an
+    ingest_batch call, FILL_STREAM_BATCH records an invocation of the aggregator), only for
+    speed: the aggregates come out the same however the events are batched (exact counts, the
+    first message received as sample, the latest time as last_seen), and the statistics read
+    nothing else. No notification is queued (`unqueued`)."""
+    for start in range(0, total, FILL_CHUNK):
+        end = min(start + FILL_CHUNK, total)
+        store(stack, tenant.app_id, [make_stats_event(i, total, since) for i in range(start, end)])
+    with stack.meter.paused(), unqueued():
+        stack.aggregate(total, FILL_STREAM_BATCH)
 
 
 @dataclass
@@ -1063,7 +1058,7 @@ class StatsResults:
     large: dict[str, StatsCost]
     since: datetime
     until: datetime
-    fill_seconds: float  # setup: storing the STATS_LARGE events
+    fill_seconds: float  # setup: storing and counting the STATS_LARGE events
 
 
 def measure_stats(stack: Stack) -> StatsResults:
@@ -1085,10 +1080,8 @@ def measure_stats_apart() -> StatsResults:
     """Section 3 in a process of its own (spawned: sys.path and the environment come along),
     with its own tables in moto: its setup, minutes of moto's CPU, runs beside sections 1 and 2
     (request units do not depend on timing; the import timings of section 4 wait for both)."""
-    import moto
-
-    with moto.mock_aws():
-        return measure_stats(Stack())
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), mocked_aws():
+        return measure_stats(Stack())  # the aggregator's log lines: as in section 1b
 
 
 # ---------------------------------------------------------------- 4. cold imports
@@ -1221,21 +1214,18 @@ def forwarded_events(receiver: LoopbackReceiver) -> int:
 
 @dataclass
 class RuleRun:
-    """(a): ingest requests of an app with `rules` alert rules."""
+    """(a): ingest requests of an app with `rules` alert rules, and the aggregator after them,
+    which reads the app's rules (once per app and invocation) and queues the notifications."""
 
     rules: int
     singles: WriteRun
     batches: WriteRun
-    get_item_rcu: float  # the former first read: a GetItem of the app, as registry.get_app
-    queued: int  # SQS messages the requests queued (one per event and matching rule)
+    aggregated: tuple[AggregationRun, AggregationRun]  # over the singles, over the batches
+    queued: tuple[int, int]  # SQS messages each queued (one per event and matching rule)
 
     @property
     def runs(self) -> tuple[WriteRun, WriteRun]:
         return self.singles, self.batches
-
-    @property
-    def queued_per_event(self) -> float:
-        return self.queued / (self.singles.events + self.batches.events)
 
 
 @dataclass
@@ -1312,8 +1302,9 @@ def _extra_rule(number: int, url: str) -> Any:
 
 
 def measure_rules(stack: Stack, queue: NotificationQueue, url: str) -> list[RuleRun]:
-    """(a) The ingest write path of apps with 0, 1 (the default) and RULES_MANY alert rules."""
-    from eventlog import alerts, registry
+    """(a) The write path of apps with 0, 1 (the default) and RULES_MANY alert rules: the ingest
+    requests, then the aggregator over the events they stored (one invocation each time)."""
+    from eventlog import alerts
     from eventlog.models.base import Level
 
     base = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
@@ -1333,32 +1324,33 @@ def measure_rules(stack: Stack, queue: NotificationQueue, url: str) -> list[Rule
         rules_label = f"{count} rule{'s' * (count != 1)}"
         singles = WriteRun(f"{rules_label}: {RULE_SINGLES} single ERROR events")
         batches = WriteRun(f"{rules_label}: {RULE_BATCHES} batch of {BATCH} ERROR events")
-        bodies: list[tuple[Any, WriteRun]] = [
-            (make_error_event(i, base), singles) for i in range(RULE_SINGLES)
+        single_bodies = [make_error_event(i, base) for i in range(RULE_SINGLES)]
+        batch_bodies = [
+            [make_error_event(i, base) for i in range(start, start + BATCH)]
+            for start in range(RULE_SINGLES, RULE_SINGLES + RULE_BATCHES * BATCH, BATCH)
         ]
-        for batch in range(RULE_BATCHES):
-            start = RULE_SINGLES + batch * BATCH
-            bodies.append(
-                ([make_error_event(i, base) for i in range(start, start + BATCH)], batches)
-            )
-        queued = expected = 0
-        for body, run in bodies:
-            events = body if isinstance(body, list) else [body]
-            run.add(stack.post_events(tenant, body), len(events))
-            queued += queue.drain()
-            expected += sum(
+        aggregated, queued = [], []
+        for run, bodies in ((singles, single_bodies), (batches, batch_bodies)):
+            events = []
+            for body in bodies:
+                run.add(stack.post_events(tenant, body), len(body) if isinstance(body, list) else 1)
+                events += body if isinstance(body, list) else [body]
+            if run.outcomes != Counter({"accepted": run.events}):
+                raise RuntimeError(f"bench: {run.label}: {run.outcomes}")
+            aggregator = AggregationRun(run.label)
+            aggregator.aggregate(stack, run.events)
+            aggregated.append(aggregator)
+            queued.append(queue.drain())
+            expected = sum(
                 rule.matches(Level.ERROR, event["name"], event["service"])
                 for event in events
                 for rule in rules
             )
-        with stack.meter.measure() as former:
-            registry.get_app(tenant.app_id)
-        for write_run in (singles, batches):
-            if write_run.outcomes != Counter({"accepted": write_run.events}):
-                raise RuntimeError(f"bench: {write_run.label}: {write_run.outcomes}")
-        if queued != expected:
-            raise RuntimeError(f"bench: {count} rules: {queued} messages queued, not {expected}")
-        runs.append(RuleRun(count, singles, batches, former.read_units, queued))
+            if queued[-1] != expected:
+                raise RuntimeError(
+                    f"bench: {run.label}: {queued[-1]} messages queued, not {expected}"
+                )
+        runs.append(RuleRun(count, singles, batches, tuple(aggregated), tuple(queued)))
     return runs
 
 
@@ -1375,11 +1367,9 @@ def _sqs_event(bodies: list[str], receive_count: int = 1) -> dict[str, Any]:
     return {"Records": records}
 
 
-def measure_notifier(
-    stack: Stack, queue: NotificationQueue, receiver: LoopbackReceiver
-) -> list[UnitsRun]:
+def measure_notifier(stack: Stack, receiver: LoopbackReceiver) -> list[UnitsRun]:
     """(b) The notifier's units per message, (event, rule) as the write path queues them."""
-    from eventlog import alerts, apps, ingestion, notify_queue
+    from eventlog import alerts, ingestion, notify_queue
     from eventlog.models.alerts import AlertRuleIn
 
     notifier = stack.functions["notifier"]
@@ -1398,29 +1388,30 @@ def measure_notifier(
         event = make_event(i, occurred=occurred)
         return {**event, "level": "error", "message": f"{event['name']} failed #{i}"}
 
-    def new_event(app_id: int, i: int) -> Any:
-        stored = ingestion.ingest_one(app_id, error_event(i)).event
-        queue.drain()  # what the write path queued: not read here
-        return stored
-
-    with stack.meter.paused():  # setup: apps, rules, events (their writes are section 1)
-        app_id = apps.create_app("bench-notify").id
-        # The threshold's window holds NOTIFY_BACKGROUND events, spread over its minutes.
-        now = datetime.now(UTC)
-        step = timedelta(minutes=NOTIFY_WINDOW_MINUTES) / NOTIFY_BACKGROUND
-        background = [
-            error_event(i, now - step * (NOTIFY_BACKGROUND - i)) for i in range(NOTIFY_BACKGROUND)
-        ]
-        for start in range(0, NOTIFY_BACKGROUND, BATCH):
-            ingestion.ingest_batch(app_id, background[start : start + BATCH])
-            queue.drain()
+    app_id = new_app(stack, "bench-notify")
+    with stack.meter.paused():  # setup: rules, then events (their writes are sections 1, 1b)
         plain = [new_rule(app_id, description=f"plain {n}") for n in range(NOTIFY_MESSAGES)]
         counted = [
             new_rule(app_id, description=f"threshold {n}", condition=threshold)
             for n in range(NOTIFY_MESSAGES)
         ]
         quiet = new_rule(app_id, description="cooldown")
-        events = [new_event(app_id, i) for i in range(2 * NOTIFY_MESSAGES + 1)]
+        events = [
+            ingestion.ingest_one(app_id, error_event(i)).event
+            for i in range(2 * NOTIFY_MESSAGES + 1)
+        ]
+    # The threshold's window holds NOTIFY_BACKGROUND events more, spread over its minutes, which
+    # the aggregator counts for the threshold rules (created first: a rule counts the events
+    # counted after it exists); the messages they would queue are not sent.
+    now = datetime.now(UTC)
+    step = timedelta(minutes=NOTIFY_WINDOW_MINUTES) / NOTIFY_BACKGROUND
+    store(
+        stack,
+        app_id,
+        [error_event(i, now - step * (NOTIFY_BACKGROUND - i)) for i in range(NOTIFY_BACKGROUND)],
+    )
+    with stack.meter.paused(), unqueued():
+        stack.aggregate(len(events) + NOTIFY_BACKGROUND, FILL_STREAM_BATCH)
 
     def bodies(rules: list[Any], chosen: list[Any]) -> list[str]:
         return [
@@ -1463,11 +1454,9 @@ def measure_notifier(
     return runs
 
 
-def measure_propagator(
-    stack: Stack, queue: NotificationQueue, receiver: LoopbackReceiver
-) -> list[UnitsRun]:
+def measure_propagator(stack: Stack, receiver: LoopbackReceiver) -> list[UnitsRun]:
     """(c) One subscription forwarding PROPAGATED events, then a run with nothing new."""
-    from eventlog import apps, ingestion, propagation, subscriptions
+    from eventlog import apps, propagation, subscriptions
     from eventlog.config import get_settings
     from eventlog.models.subscriptions import SubscriptionIn
 
@@ -1480,9 +1469,7 @@ def measure_propagator(
             app_id,
             SubscriptionIn.model_validate({**subscription_in, "batch_size": PROPAGATION_BATCH}),
         )
-        for start in range(0, PROPAGATED, BATCH):
-            ingestion.ingest_batch(app_id, [make_event(i) for i in range(start, start + BATCH)])
-            queue.drain()
+    store(stack, app_id, [make_event(i) for i in range(PROPAGATED)])
     os.environ["PROPAGATION_DELAY_SECONDS"] = "0"
     get_settings.cache_clear()
 
@@ -1538,8 +1525,8 @@ def measure_notifications(stack: Stack) -> NotifyResults:
     queue = NotificationQueue()
     try:
         rules = measure_rules(stack, queue, receiver.url)
-        notifier = measure_notifier(stack, queue, receiver)
-        propagator = measure_propagator(stack, queue, receiver)
+        notifier = measure_notifier(stack, receiver)
+        propagator = measure_propagator(stack, receiver)
     finally:
         receiver.close()
     return NotifyResults(rules, notifier, propagator, tables, time.monotonic() - started)
@@ -1548,11 +1535,10 @@ def measure_notifications(stack: Stack) -> NotifyResults:
 def measure_notifications_apart() -> NotifyResults:
     """Section 5 in a process of its own (spawned), with its own tables, queue and topic in moto
     and its own settings (loopback targets allowed, no propagation delay)."""
-    import moto
-
-    # The notifier and the propagator log a line per message and subscription to stdout (their
-    # Powertools loggers keep the stream they found): not into the report this process shares.
-    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), moto.mock_aws():
+    # The aggregator, the notifier and the propagator log a line per invocation, message and
+    # subscription to stdout (their Powertools loggers keep the stream they found at import):
+    # not into the report this process shares.
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), mocked_aws():
         return measure_notifications(Stack())
 
 
@@ -1565,6 +1551,7 @@ class Target:
     measured: float | None  # None: could not be measured
     limit: float
     unit: str = ""
+    key: str = ""  # the scenario it is measured on, where a section shows it
 
     @property
     def verdict(self) -> str:
@@ -1583,6 +1570,7 @@ class Results:
     boto3_import: ImportCost | None = None
     imports: list[ImportCost] | None = None
     notifications: NotifyResults | None = None
+    aggregation: AggregationResults | None = None
     errors: dict[str, str] = field(default_factory=dict)  # section -> what went wrong
     import_runs: int = IMPORT_RUNS
 
@@ -1670,6 +1658,150 @@ def _print_writes(writes: list[WriteRun], tables: tuple[str, str]) -> None:
             print(f"   {run.label[:3] if number == 0 else '':<3} {part}")
 
 
+def _by_table(usage: Any, events: int) -> str:
+    """'AggregatesTable 0.33 WCU 0.01 RCU, RegistryTable 0.01 RCU': per event, by table."""
+    parts = []
+    for table in sorted(set(usage.write) | set(usage.read)):
+        figures = [f"{usage.write[table] / events:.3f} WCU"] if usage.write[table] else []
+        if usage.read[table]:
+            figures.append(f"{usage.read[table] / events:.3f} RCU")
+        parts.append(f"{table} {' '.join(figures)}")
+    return ", ".join(parts)
+
+
+def _notes(*paragraphs: str) -> None:
+    """Paragraphs of explanation, wrapped to the report's width and indented."""
+    for paragraph in paragraphs:
+        print(textwrap.fill(paragraph, width=100, initial_indent="   ", subsequent_indent="   "))
+
+
+def _chunk_items(run: AggregationRun) -> float:
+    return sum(run.writes.items_per_chunk().values())
+
+
+def _print_aggregation(results: AggregationResults) -> None:
+    targets = {target.key: target for target in aggregation_targets(results)}
+    runs = results.runs
+    g1, g2, g3, j1, j2, k = (runs[key] for key in ("g1", "g2", "g3", "j1", "j2", "k"))
+    notes = {
+        "g1": f"none: {len(NAMES) * len(LEVELS)} message groups, see (g)",
+        "g3": "none: no message group, see (g)",
+        "i1": "none: the base of (i2)",
+        "j1": f"none: {j1.total_wcu_per_event:.2f}, over (j2)'s {TARGET_STEADY_WCU:.2f}, see (j)",
+    }
+    print(
+        f"   {'scenario':<46} {'events':>6} {'inv':>3} {'chunks':>6} {'request':>7} "
+        f"{'aggregator':>10} {'total':>6} {'RCU/event':>9}   target"
+    )
+    for key, run in runs.items():
+        target = targets.get(key)
+        shown = f"<= {target.limit:.2f}{target.unit} {target.verdict}" if target else notes[key]
+        if key == "i2":
+            shown = f"(i2) / (i1) {results.names_ratio:.2f}x {shown}"
+        if key == "k":
+            shown = f"hottest item {results.hot_item_writes_per_second:.0f}/s {shown}"
+        request = f"{run.request_wcu_per_event:.2f}" if run.request else "-"
+        print(
+            f"   {run.label:<46} {run.events:>6} {run.invocations:>3} "
+            f"{len(run.writes.chunks):>6} {request:>7} {run.wcu_per_event:>10.2f} "
+            f"{run.total_wcu_per_event:>6.2f} {run.rcu_per_event:>9.3f}   {shown}"
+        )
+    _notes(
+        "WCU per event. request: authorizer + ingest, (j) only (the request path of the others "
+        "is section 1); aggregator: its invocations over the events, stream batches of "
+        f"{STREAM_BATCH} ((j): the {STEADY_RATE} events of a second); inv: invocations; chunks: "
+        "transactions committed. RCU: the app's rules (once per app and invocation) and, for "
+        "names and services not known yet, their items."
+    )
+
+    table = results.aggregates_table
+    print(
+        f"\n   {'':<5} {'the aggregator WCU per event, by what it wrote':<49}"
+        "   items a chunk (one TransactWriteItems)"
+    )
+    print(
+        f"   {'':<5} {'counted':>8} {'markers':>8} {'guards':>8} {'watermark':>9} {'share':>6}   "
+        f"{'counts':>6} {'names':>6} {'services':>8} {'groups':>6} {'marker':>6} {'guards':>6} "
+        f"{'all':>5}"
+    )
+    for key, run in runs.items():
+        used, events = run.usage, run.events
+        items = run.writes.items_per_chunk()
+        chunks = len(run.writes.chunks)
+        puts = used.op_write[f"{table}.TransactWriteItems.Put"] / events  # markers and guards
+        markers = puts * chunks / (chunks + items["guards"] * chunks)
+        counted = used.op_write[f"{table}.TransactWriteItems.Update"] / events
+        watermark = used.op_write[f"{table}.UpdateItem"] / events
+        share = (puts + watermark) / run.wcu_per_event
+        widths = (6, 6, 8, 6, 6, 6)
+        print(
+            f"   {f'({key})':<5} {counted:>8.3f} {markers:>8.3f} {puts - markers:>8.3f} "
+            f"{watermark:>9.3f} {share:>6.0%}   "
+            + " ".join(
+                f"{items[part]:>{width}.1f}"
+                for part, width in zip(CHUNK_PARTS, widths, strict=True)
+            )
+            + f" {_chunk_items(run):>5.1f}"
+        )
+    _notes(
+        "counted: the count buckets (minute, hour, day), names, services and message groups "
+        "(groups) a chunk adds to; share: markers, guards and watermark updates, of the "
+        "aggregator's WCU. An item written in a transaction costs twice its write units "
+        "(prepare and commit): 2 WCU under 1 KB, however many events it merges. A marker per "
+        "chunk, a guard on the batch's middle record when a chunk holds it, both 2 WCU; the "
+        "watermark: one conditional UpdateItem (1 WCU) per app and invocation.",
+        "Per table, per event:",
+    )
+    for key, run in runs.items():
+        print(f"   {f'({key})':<5} {_by_table(run.usage, run.events)}")
+
+    allowed = int((TARGET_FEW_GROUPS_WCU * STREAM_BATCH - 1) // 2)
+    room = allowed - round(_chunk_items(g3))
+    groups = f"{len(NAMES)} names x {len(LEVELS)} levels"
+    print()
+    _notes(
+        f"(g) The <= {TARGET_FEW_GROUPS_WCU:.2f} target applies to (g2): it is stated for "
+        f"{groups} with few message groups, and (g2) has one message per name, so "
+        f"{len(NAMES)} groups. The bench's make_event messages (g1) name the event's name and "
+        f"level, so they fingerprint into {len(NAMES) * len(LEVELS)} groups, each one more item "
+        "a chunk. A chunk costs 2 WCU per item it touches, not per event: (g2) touches "
+        f"{_chunk_items(g2):.0f} items a batch of {STREAM_BATCH}, {g2.wcu_per_event:.2f} WCU an "
+        f"event with the watermark; (g1) {_chunk_items(g1):.0f} items, {g1.wcu_per_event:.2f}; "
+        f"the same events without messages (g3) {_chunk_items(g3):.0f} items, "
+        f"{g3.wcu_per_event:.2f}. {TARGET_FEW_GROUPS_WCU:.2f} WCU an event allows {allowed} "
+        f"items a batch of {STREAM_BATCH} beside the watermark: the count buckets, names, "
+        f"service, marker and guard leave room for {room} message group{'s' * (room != 1)}.",
+        f"(j) At {STEADY_RATE} events a second, a 1 s batching window makes a stream batch of "
+        f"{STEADY_RATE}. Tracker-style events (one name, no service, no message) make "
+        f"{_chunk_items(j2):.0f} items a chunk: {j2.wcu_per_event:.2f} WCU an event on top of "
+        f"the request's {j2.request_wcu_per_event:.2f}. make_event's names, service and message "
+        f"groups make {_chunk_items(j1):.0f}: {j1.wcu_per_event:.2f}, "
+        f"{j1.total_wcu_per_event:.2f} in all, over {TARGET_STEADY_WCU:.2f}. The target applies "
+        "to the tracker-style events (j2), the one of the two that meets it.",
+    )
+    (pk, sk), writes = results.hottest()
+    by_item = k.writes.writes_by_item()
+    tied = sum(count == writes for count in by_item.values())
+    busiest: dict[str, int] = {}
+    for item, count in by_item.items():
+        busiest[item_kind(item)] = max(busiest.get(item_kind(item), 0), count)
+    _notes(
+        f"(k) {k.events:,} events at {HOT_RATE:,}/s are one second of them: Lambda delivers "
+        f"{HOT_RATE // STREAM_BATCH} batches of {STREAM_BATCH} a second per shard, so an item's "
+        f"writes over them are its writes a second. The hottest items ({tied} of them, e.g. "
+        f"{pk} / {sk}) were written {writes} times each; the most written item of each kind: "
+        + ", ".join(f"{kind} {count}" for kind, count in sorted(busiest.items()))
+        + f". At 2 WCU a write, a hottest item takes {2 * writes} WCU a second, of the 1,000 a "
+        "partition allows.",
+        f"Transactions cancelled (and tried again): "
+        f"{sum(run.writes.cancelled for run in runs.values())}. Setup, not counted: the events "
+        f"stored through ingest_batch; (i2)'s {MANY_NAMES:,} names counted through the stream "
+        f"in {results.fill_seconds:.0f} s. No notification is queued here (SQS, not DynamoDB: "
+        f"section 5 queues them). Section 1b took {results.seconds:.0f} s, in a process of its "
+        "own.",
+    )
+
+
 def _print_reads(small: dict[str, PageCost], large: dict[str, PageCost]) -> None:
     print(
         f"   {'page':<38} {f'{STORED_SMALL:,} stored':>15} {f'{STORED_LARGE:,} stored':>15} "
@@ -1747,39 +1879,62 @@ def _print_imports(boto3_import: ImportCost, imports: list[ImportCost]) -> None:
 
 def _print_notifications(results: NotifyResults) -> None:
     registry = next(name for name, logical in results.tables.items() if logical == "RegistryTable")
-    print(
-        "   (a) ingest with alert rules: the app and its rules in one Query, where a GetItem of "
-        "the app was before;\n   each (event, matching rule) is one SQS message (msgs/event), not "
-        f"DynamoDB. {RULES_MATCHING} of the {RULES_MANY} rules are on names sent"
+    _notes(
+        "(a) ingest with alert rules, then the aggregator over the events stored, one invocation "
+        f"each time (the {RULE_SINGLES} single events' records in one, as a 1 s batching window "
+        "gathers them): ingest only stores (it reads the app alone); the aggregator reads the app "
+        "and its rules in one Query per app and invocation, counts, and queues one SQS message "
+        f"per (event, matching rule) (msgs/event, not DynamoDB). {RULES_MATCHING} of the "
+        f"{RULES_MANY} rules are on names sent."
     )
-    print(
-        f"   {'scenario':<40} {'events':>6} {'reqs':>4} {'WCU/event':>9} {'RCU/req':>7} "
-        f"{'Query RCU':>9} {'GetItem':>7} {'extra':>6} {'Query items/KB':>14} {'msgs/event':>10}"
-    )
+    print(f"   {'ingest requests':<40} {'events':>6} {'reqs':>4} {'WCU/event':>9} {'RCU/req':>7}")
     for rule_run in results.rules:
         for run in rule_run.runs:
-            handler = run.handler
-            query_rcu = handler.op_read[f"{registry}.Query"] / run.requests
-            items = handler.evaluated[registry] / run.requests
-            kb = handler.evaluated_bytes[registry] / run.requests / 1024
             print(
                 f"   {run.label:<40} {run.events:>6} {run.requests:>4} {run.wcu_per_event:>9.2f} "
-                f"{handler.read_units / run.requests:>7.2f} {query_rcu:>9.2f} "
-                f"{rule_run.get_item_rcu:>7.2f} {query_rcu - rule_run.get_item_rcu:>+6.2f} "
-                f"{f'{items:.0f} / {kb:.1f}':>14} {rule_run.queued_per_event:>10.2f}   no target"
+                f"{run.handler.read_units / run.requests:>7.2f}   no target"
             )
-    print(
-        "   RCU/req: the ingest handler's, all of it this Query (eventually consistent); GetItem: "
-        "the app's item\n   alone (registry.get_app), the read the Query replaced; extra: "
-        "the difference, per request."
-    )
     counts = " / ".join(str(rule_run.rules) for rule_run in results.rules)
     for index, kind in enumerate(("single events", f"batches of {BATCH}")):
         figures = [rule_run.runs[index].wcu_per_event for rule_run in results.rules]
         same = all(abs(figure - figures[0]) < 1e-9 for figure in figures)
         shown = " / ".join(f"{figure:.2f}" for figure in figures)
         verdict = "unchanged by the rules" if same else "CHANGED by the rules"
-        print(f"   WCU per event, {kind}, {counts} rules: {shown}: {verdict}   no target")
+        print(f"   ingest WCU per event, {kind}, {counts} rules: {shown}: {verdict}")
+    print(
+        f"   {'aggregator, after them':<40} {'events':>6} {'inv':>4} {'WCU/event':>9} "
+        f"{'RCU/event':>9} {'Query RCU/inv':>13} {'items/KB':>9} {'extra/event':>11} "
+        f"{'msgs/event':>10}"
+    )
+    without_rules = results.rules[0].aggregated
+    for rule_run in results.rules:
+        for run, queued, baseline in zip(
+            rule_run.aggregated, rule_run.queued, without_rules, strict=True
+        ):
+            used = run.usage
+            query_rcu = used.op_read[f"{registry}.Query"] / run.invocations
+            items = used.evaluated[registry] / run.invocations
+            kb = used.evaluated_bytes[registry] / run.invocations / 1024
+            units = (used.write_units + used.read_units) / run.events
+            extra = units - (baseline.usage.write_units + baseline.usage.read_units) / run.events
+            print(
+                f"   {run.label:<40} {run.events:>6} {run.invocations:>4} "
+                f"{run.wcu_per_event:>9.2f} {run.rcu_per_event:>9.3f} {query_rcu:>13.2f} "
+                f"{f'{items:.0f} / {kb:.1f}':>9} {extra:>+11.3f} {queued / run.events:>10.2f}"
+            )
+    for index, kind in enumerate(("single events", f"batches of {BATCH}")):
+        figures = [rule_run.aggregated[index].wcu_per_event for rule_run in results.rules]
+        same = all(abs(figure - figures[0]) < 1e-9 for figure in figures)
+        shown = " / ".join(f"{figure:.2f}" for figure in figures)
+        verdict = "unchanged by the rules" if same else "CHANGED by the rules"
+        print(f"   aggregator WCU per event, {kind}, {counts} rules: {shown}: {verdict}")
+    _notes(
+        "Query RCU/inv: the read of the app and its rules (eventually consistent), once per app "
+        "and invocation; items / KB: what it evaluated; extra/event: the aggregator's units (WCU "
+        "+ RCU) per event beyond those of the same events in the app without rules. A rule with "
+        "a condition counts the events it matches in the minute bucket the chunk writes anyway "
+        "(r|<rule>)."
+    )
 
     print(
         "\n   (b) notifier (functions/notifier/app.py): an SQS event of "
@@ -1826,13 +1981,56 @@ def _print_notifications(results: NotifyResults) -> None:
     )
 
 
+def aggregation_targets(results: AggregationResults | None) -> list[Target]:
+    """Section 1b's targets (measured None when it could not be measured)."""
+    runs = results.runs if results else None
+    groups = f"{len(NAMES)} names x {len(LEVELS)} levels"
+    return [
+        Target(
+            f"aggregator WCU per event, {groups}, a message per name (g2)",
+            runs["g2"].wcu_per_event if runs else None,
+            TARGET_FEW_GROUPS_WCU,
+            key="g2",
+        ),
+        Target(
+            "aggregator WCU per event, every event a new name (h)",
+            runs["h"].wcu_per_event if runs else None,
+            TARGET_NEW_NAMES_WCU,
+            key="h",
+        ),
+        Target(
+            f"aggregator WCU per event, {MANY_NAMES:,} vs {FEW_NAMES} names that day (i)",
+            results.names_ratio if results else None,
+            TARGET_NAMES_RATIO,
+            "x",
+            key="i2",
+        ),
+        Target(
+            f"WCU per event, {STEADY_RATE}/s single tracker events, with aggregation (j2)",
+            runs["j2"].total_wcu_per_event if runs else None,
+            TARGET_STEADY_WCU,
+            key="j2",
+        ),
+        Target(
+            f"writes/s on the hottest aggregate item at {HOT_RATE:,} events/s (k)",
+            results.hot_item_writes_per_second if results else None,
+            TARGET_HOT_ITEM_WRITES,
+            key="k",
+        ),
+    ]
+
+
 def targets_of(results: Results) -> list[Target]:
     targets = []
     writes = results.writes
-    single = writes[0].wcu_per_event if writes else None
-    targets.append(Target("WCU per event, single events (a)", single, TARGET_SINGLE_WCU))
-    plain = writes[1].wcu_per_event if writes else None
-    targets.append(Target(f"WCU per event, plain batches of {BATCH} (b)", plain, TARGET_BATCH_WCU))
+    for index, description, limit in (
+        (0, "WCU per event, single events (a)", TARGET_SINGLE_WCU),
+        (1, f"WCU per event, plain batches of {BATCH} (b)", TARGET_BATCH_WCU),
+        (2, f"WCU per event, batches of {BATCH} with client event_ids (c)", TARGET_EVENT_ID_WCU),
+    ):
+        measured = writes[index].wcu_per_event if writes else None
+        targets.append(Target(description, measured, limit, key=f"{'abc'[index]}"))
+    targets += aggregation_targets(results.aggregation)
     for label in (variant.label for variant in PAGE_VARIANTS if variant.target):
         ratio = None
         if results.small and results.large:
@@ -1865,10 +2063,15 @@ def report(results: Results, seconds: float) -> list[Target]:
         print(fact)
     print(rule)
     sections = (
-        ("writes", "1. DynamoDB write request units per ingested event, aggregates included",
+        ("writes", "1. DynamoDB write request units per ingested event: the request path",
          "POST /apps/{app_id}/events ((f): POST /events): authorizer + ingest handler, "
          "tables in moto",
          lambda: _print_writes(results.writes, results.tables)),
+        ("aggregation", "1b. Aggregation (the events table's stream): the aggregator's write "
+                        "units per event",
+         f"{AGGREGATOR}app.py, invoked by the local stack's poller with the template's mapping "
+         f"(BatchSize {STREAM_BATCH}),\n   tables and stream in moto",
+         lambda: _print_aggregation(results.aggregation)),
         ("reads", f"2. Read request units for one page of events (limit {PAGE_LIMIT})",
          "GET /apps/{app_id}/events: authorizer + query handler, tables in moto",
          lambda: _print_reads(results.small, results.large)),
@@ -1880,7 +2083,8 @@ def report(results: Results, seconds: float) -> list[Target]:
          "PYTHONPATH=layers/common/python:functions/<name>, tracing disabled (as outside Lambda)",
          lambda: _print_imports(results.boto3_import, results.imports)),
         ("notifications", "5. Notifications and propagation: DynamoDB request units",
-         "ingest with alert rules, the notifier, the propagator: AWS in moto, HTTP to 127.0.0.1",
+         "ingest with alert rules and the aggregator, the notifier, the propagator: AWS in moto, "
+         "HTTP to 127.0.0.1",
          lambda: _print_notifications(results.notifications)),
     )  # fmt: skip
     for key, title, subtitle, show in sections:
@@ -1934,15 +2138,15 @@ def main(argv: list[str] | None = None) -> int:
     _isolate_aws()
     results = Results(import_runs=args.runs)
 
-    import moto
-
     spawn = multiprocessing.get_context("spawn")
     with (
         ProcessPoolExecutor(1, mp_context=spawn) as apart,
-        ProcessPoolExecutor(1, mp_context=spawn) as after,
+        # a fresh process per section: the core's clients and caches live as long as it does
+        ProcessPoolExecutor(1, mp_context=spawn, max_tasks_per_child=1) as after,
     ):
         stats = apart.submit(measure_stats_apart)
-        with moto.mock_aws():
+        aggregation = after.submit(measure_aggregation_apart)
+        with mocked_aws():
             try:
                 stack = Stack()
                 results.tables = (stack.events_table, stack.aggregates_table)
@@ -1954,8 +2158,12 @@ def main(argv: list[str] | None = None) -> int:
                     results.small, results.large = measure_reads(stack, tenant, args.full)
                 except Exception as error:
                     results.errors["reads"] = _describe(error)
-        # Section 5 once sections 1 and 2 are done, beside section 3's long setup.
+        # Section 5 after section 1b, once sections 1 and 2 are done, beside section 3's setup.
         notifications = after.submit(measure_notifications_apart)
+        try:
+            results.aggregation = aggregation.result()
+        except Exception as error:
+            results.errors["aggregation"] = _describe(error)
         try:
             results.stats = stats.result()
         except Exception as error:

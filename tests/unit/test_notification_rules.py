@@ -11,6 +11,7 @@ from eventlog import alerts, notifications, notify_queue
 from eventlog.models.alerts import AlertRule, AlertRuleIn, Increase, Threshold
 from eventlog.models.base import Level
 from eventlog.models.events import Event
+from eventlog.timeutil import format_iso, utcnow
 from tests.conftest import FakeLambdaContext
 
 NOW = datetime(2026, 2, 10, 10, 5, 30, tzinfo=UTC)
@@ -47,7 +48,9 @@ def counted(aws: Any, store_event: Any) -> Any:
     def store_and_count(
         app_id: int, at: datetime, level: str = "ERROR", count: int = 1, **fields: Any
     ) -> Event:
-        event = store_event(app_id, at, level=level, count=count, **{"message": "m", **fields})
+        # Received now, after the test's rules (they count events received from then on).
+        fields = {"message": "m", "occurred_at": format_iso(at), **fields}
+        event = store_event(app_id, utcnow(), level=level, count=count, **fields)
         aws.settle()
         return event
 

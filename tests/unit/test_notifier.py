@@ -21,7 +21,7 @@ from eventlog.ids import new_ulid
 from eventlog.models.alerts import AlertRuleIn, AlertRuleUpdate
 from eventlog.models.events import Event
 from eventlog.outbound import verify_signature
-from eventlog.timeutil import epoch_seconds, format_iso
+from eventlog.timeutil import epoch_seconds, format_iso, utcnow
 from tests.conftest import invoke, sample_event
 
 SECRET = "whsec_tests_0123456789abcdef"  # noqa: S105 - a test secret
@@ -69,15 +69,16 @@ def stored_event(app_id: int, at: datetime, level: str = "ERROR", **fields: Any)
     exist then) when the events table's stream settles: `notify` settles it before the notifier
     runs, as Lambda would have a second after the write."""
     values = {"message": "TimeoutError: request timed out", "name": "checkout", **fields}
+    received = utcnow()  # after the test's rules: they count events received from then on
     event = Event(
-        id=new_ulid(at),
+        id=new_ulid(received),
         app_id=app_id,
-        received_at=format_iso(at),
+        received_at=format_iso(received),
         occurred_at=format_iso(at),
         level=level,
         **values,
     )
-    repository.put_new_events([event], epoch_seconds(at + timedelta(days=30)))
+    repository.put_new_events([event], epoch_seconds(received + timedelta(days=30)))
     return event
 
 
