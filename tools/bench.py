@@ -1006,7 +1006,8 @@ def fill_stats(stack: Stack, tenant: Tenant, total: int, since: datetime) -> Non
 
 @dataclass
 class StatsCost:
-    rcu: float  # the stats handler's read units (app lookup + aggregates Queries)
+    rcu: float  # the stats handler's read units (app lookup, watermark, aggregates Queries)
+    watermark_rcu: float  # its GetItem of the app's watermark (X-Eventlog-As-Of)
     authorizer_rcu: float
     evaluated: int  # aggregate items the Queries evaluated
     evaluated_bytes: int  # their sizes
@@ -1044,6 +1045,7 @@ def read_stats(
             raise RuntimeError(f"bench: {route.label} counted {counted} events, not {stored}")
         costs[route.label] = StatsCost(
             rcu=used.read_units,
+            watermark_rcu=used.op_read[f"{stack.aggregates_table}.GetItem"],
             authorizer_rcu=reply.authorizer.read_units,
             evaluated=sum(used.evaluated.values()),
             evaluated_bytes=sum(used.evaluated_bytes.values()),
@@ -1847,14 +1849,18 @@ def _print_stats(stats: StatsResults) -> None:
             f"{large.evaluated_bytes / 1024:.1f} / {large.queries}"
         )
     costs = (*stats.small.values(), *stats.large.values())
-    auth = sorted({cost.authorizer_rcu for cost in costs})
-    print(
-        "   RCU: the stats handler's (app lookup + Queries of the aggregates); the authorizer adds "
-        f"{' / '.join(f'{units:.2f}' for units in auth)} RCU\n   a request. Items and KB: the "
-        "aggregates the Queries evaluated. Statistics count whole hours (the range\n   is widened "
-        "to them), so they read hour and day buckets only, never minute ones.\n"
-        f"   Setup, not counted: {STATS_LARGE:,} events stored through ingest_batch in "
-        f"{stats.fill_seconds:.0f} s (in a process of its own)."
+    auth = " / ".join(f"{units:.2f}" for units in sorted({cost.authorizer_rcu for cost in costs}))
+    watermark = " / ".join(f"{units:.2f}" for units in sorted({c.watermark_rcu for c in costs}))
+    _notes(
+        "RCU: the stats handler's: the app lookup, the app's watermark (a GetItem, "
+        f"{watermark} RCU, for X-Eventlog-As-Of, on every answer) and the Queries of the "
+        f"aggregates; the authorizer adds {auth} RCU a request. Items and KB: the aggregates the "
+        "Queries evaluated. Statistics count whole hours (the range is widened to them), so they "
+        "read hour and day buckets only, never minute ones; by-name reads the items of each name "
+        "and day.",
+        f"Setup, not counted: {STATS_LARGE:,} events stored through ingest_batch, then counted by "
+        f"the aggregator through the events table's stream (batches of {FILL_STREAM_BATCH:,}), "
+        f"in {stats.fill_seconds:.0f} s (in a process of its own).",
     )
 
 
@@ -2108,14 +2114,14 @@ def report(results: Results, seconds: float) -> list[Target]:
     )
     print(
         "\nHow capacity is counted: every DynamoDB request the core's client (eventlog.db.client(),"
-        "\nwhich the handlers use) sends is priced by tools/capacity.py with DynamoDB's documented"
-        "\nrules: writes ceil(item size / 1 KB) per item (the larger of before and after; failed"
+        "\nwhich the handlers use, the aggregator included) sends is priced by tools/capacity.py"
+        "\nwith DynamoDB's documented rules (the stream poller's own calls are Lambda's: not"
+        "\ncounted): writes ceil(item size / 1 KB) per item (the larger of before and after; failed"
         "\nconditional writes included: a failed UpdateItem is priced on the item as it stands, at"
-        "\nleast 1; x2 in transactions; plus index entries), reads"
-        "\nceil(size / 4 KB), x0.5 unless strongly consistent. A Query page is priced on every item"
-        "\nit evaluated before its filter: the page is sent again without its filter to an unhooked"
-        "\nclient (same key range, start key and Limit), and that count is checked against the"
-        "\npage's ScannedCount."
+        "\nleast 1; x2 in transactions; plus index entries), reads ceil(size / 4 KB), x0.5 unless"
+        "\nstrongly consistent. A Query page is priced on every item it evaluated before its"
+        "\nfilter: the page is sent again without its filter to an unhooked client (same key range,"
+        "\nstart key and Limit), and that count is checked against the page's ScannedCount."
     )
     return targets
 

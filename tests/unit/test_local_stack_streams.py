@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import TEMPLATE_PATH, aws_client, load_template
 from moto import mock_aws
 from moto.dynamodbstreams.models import dynamodbstreams_backends
 
@@ -30,6 +29,7 @@ from local_stack.streams import (
     stream_record,
 )
 from local_stack.template import Template, TemplateError
+from tests.conftest import TEMPLATE_PATH, aws_client, load_template
 
 TABLE = "Items"
 FAILURE_QUEUE = "Failures"
