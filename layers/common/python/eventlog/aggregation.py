@@ -205,6 +205,11 @@ class Deltas:
         return [item for item in self.items.values() if not item.is_empty()]
 
 
+def update_expression(**clauses: list[str]) -> str:
+    """`ADD a :a SET b = :b REMOVE c` from the clauses (by their keyword) that hold something."""
+    return " ".join(f"{verb} {', '.join(parts)}" for verb, parts in clauses.items() if parts)
+
+
 def update_of(delta: ItemDelta, table: str) -> dict[str, Any]:
     """The `Update` of a transaction (or, flattened, an UpdateItem) applying one item's delta.
 
@@ -227,18 +232,10 @@ def update_of(delta: ItemDelta, table: str) -> dict[str, Any]:
         names[f"#t{i}"], values[f":t{i}"] = name, ms
         sets.append(f"#t{i} = :t{i}")
         conditions.append(f"(attribute_not_exists(#t{i}) OR #t{i} < :t{i})")
-    expression = " ".join(
-        part
-        for part in (
-            f"ADD {', '.join(adds)}" if adds else "",
-            f"SET {', '.join(sets)}" if sets else "",
-        )
-        if part
-    )
     update: dict[str, Any] = {
         "TableName": table,
         "Key": delta.key,
-        "UpdateExpression": expression,
+        "UpdateExpression": update_expression(ADD=adds, SET=sets),
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
     }

@@ -52,6 +52,7 @@ from eventlog.aggregation import (
     dimension_key,
     key_of,
     messages_key,
+    update_expression,
 )
 from eventlog.buckets import Granularity, Run
 from eventlog.config import get_settings
@@ -387,18 +388,10 @@ def _update_of(table: str, item: ItemChange) -> dict[str, Any]:
         else:
             values[f":v{i}"] = change.new
             sets.append(f"#a{i} = :v{i}")
-    expression = " ".join(
-        part
-        for part in (
-            f"SET {', '.join(sets)}" if sets else "",
-            f"REMOVE {', '.join(removes)}" if removes else "",
-        )
-        if part
-    )
     update: dict[str, Any] = {
         "TableName": table,
         "Key": item.key,
-        "UpdateExpression": expression,
+        "UpdateExpression": update_expression(SET=sets, REMOVE=removes),
         "ExpressionAttributeNames": names,
     }
     if values:
