@@ -23,7 +23,8 @@ calls go through the metered client; the poller's own stream and SQS calls are L
 counted. The statistics (section 3) read aggregates filled the same way, through the stream.
 
 Sections 1b, 3 and 5 run in processes of their own (spawned, each with its own tables in
-moto), for the minutes their setup takes: 3 beside sections 1 and 2, 1b and then 5 in another.
+moto), for the minutes their setup takes, beside sections 1 and 2: 3 in one, 1b and then 5 in
+another (5 once sections 1 and 2 are done too); the import timings of section 4 wait for all.
 Section 5 (notifications and propagation, figures without targets): ingest with alert rules and
 the aggregator after it, which queues the notifications, the notifier driven with SQS events like
 events/notifier_sqs.json, the propagator with events/propagator_schedule.json. The Powertools
@@ -548,6 +549,7 @@ def store(stack: Stack, app_id: int, events: list[dict[str, Any]]) -> None:
 
 
 def new_app(stack: Stack, name: str) -> int:
+    """A new app's id (setup: not counted)."""
     from eventlog import apps
 
     with stack.meter.paused():
@@ -646,7 +648,6 @@ class AggregationRun:
     for (j) the requests that stored the events."""
 
     label: str
-    target: float | None = None  # the aggregator's WCU per event ((j): with the request's)
     events: int = 0
     invocations: int = 0
     usage: Any = None  # capacity.Usage of the aggregator's invocations
@@ -684,6 +685,8 @@ class AggregationRun:
 
 @dataclass
 class AggregationResults:
+    """Section 1b."""
+
     runs: dict[str, AggregationRun]  # "g1", "g2", "g3", "h", "i1", "i2", "j1", "j2", "k"
     aggregates_table: str
     fill_seconds: float  # setup of (i): MANY_NAMES names through the stream
@@ -710,6 +713,7 @@ def spread_over(start: datetime, span: timedelta, i: int, total: int) -> datetim
 
 
 def one_message_per_name(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with a message naming its name only: one message group per name."""
     return {**event, "message": f"{event['name']}: request handled"}
 
 
@@ -717,13 +721,11 @@ def without_message(event: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in event.items() if name != "message"}
 
 
-def aggregated(
-    stack: Stack, key: str, label: str, events: list[dict[str, Any]], target: float | None = None
-) -> AggregationRun:
+def aggregated(stack: Stack, key: str, label: str, events: list[dict[str, Any]]) -> AggregationRun:
     """Store `events` in an app of their own (setup), then run the aggregator over them."""
     app_id = new_app(stack, f"bench-aggregated-{key}")
     store(stack, app_id, events)
-    run = AggregationRun(label, target)
+    run = AggregationRun(label)
     run.aggregate(stack, len(events))
     return run
 
@@ -735,28 +737,29 @@ def names_of_the_day(count: int) -> list[str]:
 
 def aggregated_after_names(
     stack: Stack, key: str, label: str, names: int, events: list[dict[str, Any]], day: datetime
-) -> AggregationRun:
+) -> tuple[AggregationRun, float]:
     """(i): the aggregator over `events` into an app that already has `names` distinct names
-    counted that day (setup: one event each, through the stream, not measured)."""
+    counted that day (setup, not measured: an event each, through the stream, in batches of
+    FILL_STREAM_BATCH); also the seconds that setup took."""
+    started = time.monotonic()
     app_id = new_app(stack, f"bench-aggregated-{key}")
     filling = [{"name": name, "occurred_at": day.isoformat()} for name in names_of_the_day(names)]
     store(stack, app_id, filling)
     with stack.meter.paused():
         stack.aggregate(len(filling), FILL_STREAM_BATCH)
+    fill_seconds = time.monotonic() - started
     store(stack, app_id, events)
     run = AggregationRun(label)
     run.aggregate(stack, len(events))
-    return run
+    return run, fill_seconds
 
 
-def steady_singles(
-    stack: Stack, key: str, label: str, event: Any, target: float | None = None
-) -> AggregationRun:
+def steady_singles(stack: Stack, key: str, label: str, event: Any) -> AggregationRun:
     """(j): STEADY_RATE single-event requests (measured: authorizer + ingest), then the stream
     batch of those events a 1 s batching window makes, STEADY_SECONDS times."""
     with stack.meter.paused():
         tenant = stack.tenant(f"bench-steady-{key}")
-    run = AggregationRun(label, target)
+    run = AggregationRun(label)
     for second in range(STEADY_SECONDS):
         for i in range(STEADY_RATE):
             run.add_request(stack.post_events(tenant, event(second * STEADY_RATE + i)))
@@ -792,19 +795,15 @@ def measure_aggregation(stack: Stack) -> AggregationResults:
             "g2",
             f"(g2) {groups}, one message per name",
             [one_message_per_name(event) for event in low],
-            TARGET_FEW_GROUPS_WCU,
         )
         runs["g3"] = aggregated(
             stack, "g3", "(g3) as (g2), without messages", [without_message(e) for e in low]
         )
-        runs["h"] = aggregated(
-            stack, "h", "(h) every event a new name, else as (g1)", new_names, TARGET_NEW_NAMES_WCU
-        )
-        runs["i1"] = aggregated_after_names(
+        runs["h"] = aggregated(stack, "h", "(h) every event a new name, else as (g1)", new_names)
+        runs["i1"], _ = aggregated_after_names(
             stack, "i1", f"(i1) as (g1), with {FEW_NAMES} names that day", FEW_NAMES, low, minute
         )
-        filled = time.monotonic()
-        runs["i2"] = aggregated_after_names(
+        runs["i2"], fill_seconds = aggregated_after_names(
             stack,
             "i2",
             f"(i2) as (g1), with {MANY_NAMES:,} names that day",
@@ -812,7 +811,6 @@ def measure_aggregation(stack: Stack) -> AggregationResults:
             low,
             minute,
         )
-        fill_seconds = time.monotonic() - filled
         runs["j1"] = steady_singles(
             stack, "j1", f"(j1) {STEADY_RATE}/s single events, make_event", make_event
         )
@@ -821,7 +819,6 @@ def measure_aggregation(stack: Stack) -> AggregationResults:
             "j2",
             f'(j2) {STEADY_RATE}/s single events, {{"name": "login"}}',
             lambda _i: {"name": "login"},
-            TARGET_STEADY_WCU,
         )
         runs["k"] = aggregated(stack, "k", f"(k) {HOT_RATE:,} events in 1 s, as (g1)", hot)
     return AggregationResults(
@@ -1080,8 +1077,8 @@ def measure_stats(stack: Stack) -> StatsResults:
 
 def measure_stats_apart() -> StatsResults:
     """Section 3 in a process of its own (spawned: sys.path and the environment come along),
-    with its own tables in moto: its setup, minutes of moto's CPU, runs beside sections 1 and 2
-    (request units do not depend on timing; the import timings of section 4 wait for both)."""
+    with its own tables in moto: its setup, minutes of moto's CPU, runs beside the other
+    sections (request units do not depend on timing; the import timings of section 4 wait)."""
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), mocked_aws():
         return measure_stats(Stack())  # the aggregator's log lines: as in section 1b
 
@@ -1681,6 +1678,22 @@ def _chunk_items(run: AggregationRun) -> float:
     return sum(run.writes.items_per_chunk().values())
 
 
+def _over_or_within(measured: float, limit: float) -> str:
+    return "over" if measured > limit + 1e-9 else "within"
+
+
+def _steady_target_scope(realistic: AggregationRun, tracker: AggregationRun) -> str:
+    """Which of (j)'s two scenarios the target is measured on, and why."""
+    realistic_meets, tracker_meets = (
+        run.total_wcu_per_event <= TARGET_STEADY_WCU + 1e-9 for run in (realistic, tracker)
+    )
+    if tracker_meets and not realistic_meets:
+        return (
+            "The target applies to the tracker-style events (j2), the one of the two that meets it."
+        )
+    return "The summary shows the tracker-style events (j2)."
+
+
 def _print_aggregation(results: AggregationResults) -> None:
     targets = {target.key: target for target in aggregation_targets(results)}
     runs = results.runs
@@ -1689,7 +1702,9 @@ def _print_aggregation(results: AggregationResults) -> None:
         "g1": f"none: {len(NAMES) * len(LEVELS)} message groups, see (g)",
         "g3": "none: no message group, see (g)",
         "i1": "none: the base of (i2)",
-        "j1": f"none: {j1.total_wcu_per_event:.2f}, over (j2)'s {TARGET_STEADY_WCU:.2f}, see (j)",
+        "j1": f"none: {j1.total_wcu_per_event:.2f} in all, "
+        f"{_over_or_within(j1.total_wcu_per_event, TARGET_STEADY_WCU)} (j2)'s "
+        f"{TARGET_STEADY_WCU:.2f}, see (j)",
     }
     print(
         f"   {'scenario':<46} {'events':>6} {'inv':>3} {'chunks':>6} {'request':>7} "
@@ -1778,8 +1793,9 @@ def _print_aggregation(results: AggregationResults) -> None:
         f"{_chunk_items(j2):.0f} items a chunk: {j2.wcu_per_event:.2f} WCU an event on top of "
         f"the request's {j2.request_wcu_per_event:.2f}. make_event's names, service and message "
         f"groups make {_chunk_items(j1):.0f}: {j1.wcu_per_event:.2f}, "
-        f"{j1.total_wcu_per_event:.2f} in all, over {TARGET_STEADY_WCU:.2f}. The target applies "
-        "to the tracker-style events (j2), the one of the two that meets it.",
+        f"{j1.total_wcu_per_event:.2f} in all, "
+        f"{_over_or_within(j1.total_wcu_per_event, TARGET_STEADY_WCU)} "
+        f"{TARGET_STEADY_WCU:.2f}. {_steady_target_scope(j1, j2)}",
     )
     (pk, sk), writes = results.hottest()
     by_item = k.writes.writes_by_item()
@@ -1797,10 +1813,10 @@ def _print_aggregation(results: AggregationResults) -> None:
         "partition allows.",
         f"Transactions cancelled (and tried again): "
         f"{sum(run.writes.cancelled for run in runs.values())}. Setup, not counted: the events "
-        f"stored through ingest_batch; (i2)'s {MANY_NAMES:,} names counted through the stream "
-        f"in {results.fill_seconds:.0f} s. No notification is queued here (SQS, not DynamoDB: "
-        f"section 5 queues them). Section 1b took {results.seconds:.0f} s, in a process of its "
-        "own.",
+        f"stored through ingest_batch; (i2)'s {MANY_NAMES:,} names stored and counted through "
+        f"the stream in {results.fill_seconds:.0f} s. No notification is queued here (SQS, not "
+        f"DynamoDB: section 5 queues them). Section 1b took {results.seconds:.0f} s, in a process "
+        "of its own.",
     )
 
 
@@ -1993,7 +2009,7 @@ def aggregation_targets(results: AggregationResults | None) -> list[Target]:
     groups = f"{len(NAMES)} names x {len(LEVELS)} levels"
     return [
         Target(
-            f"aggregator WCU per event, {groups}, a message per name (g2)",
+            f"aggregator WCU/event, {groups}, a message per name (g2)",
             runs["g2"].wcu_per_event if runs else None,
             TARGET_FEW_GROUPS_WCU,
             key="g2",
@@ -2075,8 +2091,8 @@ def report(results: Results, seconds: float) -> list[Target]:
          lambda: _print_writes(results.writes, results.tables)),
         ("aggregation", "1b. Aggregation (the events table's stream): the aggregator's write "
                         "units per event",
-         f"{AGGREGATOR}app.py, invoked by the local stack's poller with the template's mapping "
-         f"(BatchSize {STREAM_BATCH}),\n   tables and stream in moto",
+         f"{AGGREGATOR}app.py, invoked by the local stack's stream poller (the template's "
+         f"mapping,\n   BatchSize {STREAM_BATCH}), tables and stream in moto",
          lambda: _print_aggregation(results.aggregation)),
         ("reads", f"2. Read request units for one page of events (limit {PAGE_LIMIT})",
          "GET /apps/{app_id}/events: authorizer + query handler, tables in moto",
@@ -2102,11 +2118,11 @@ def report(results: Results, seconds: float) -> list[Target]:
 
     targets = targets_of(results)
     print("\nSummary")
-    print(f"   {'target':<68} {'measured':>9} {'limit':>9}  result")
+    print(f"   {'target':<68} {'measured':>9} {'limit':>10}  result")
     for target in targets:
         measured = "-" if target.measured is None else f"{target.measured:.2f}{target.unit}"
         limit = f"<= {target.limit:.2f}{target.unit}"
-        print(f"   {target.description:<68} {measured:>9} {limit:>9}  {target.verdict}")
+        print(f"   {target.description:<68} {measured:>9} {limit:>10}  {target.verdict}")
     verdicts = Counter(target.verdict for target in targets)
     print(
         f"   {verdicts['PASS']} passed, {verdicts['FAIL']} failed, "
