@@ -59,13 +59,17 @@ ifneq ($(filter recount,$(MAKECMDGOALS)),)
 ifeq ($(and $(APP),$(SINCE),$(UNTIL)),)
 $(error make recount needs APP=<app id> SINCE=<YYYY-MM-DD> UNTIL=<YYYY-MM-DD> (UNTIL excluded))
 endif
+# It rewrites aggregates: where is never a default.
+ifeq ($(or $(ENDPOINT),$(STACK)),)
+$(error make recount needs ENDPOINT=<the moto endpoint make local prints> or STACK=<a deployed stack>)
+endif
 endif
 # A stack's region is your AWS configuration's unless REGION is given, not this file's default.
 RECOUNT_ENV := $(if $(filter file,$(origin AWS_DEFAULT_REGION)),env -u AWS_DEFAULT_REGION)
 recount: $(VENV)/.installed
 	$(if $(ENDPOINT),,$(RECOUNT_ENV)) $(BIN)/python tools/recount.py --app $(APP) \
 		--since $(SINCE) --until $(UNTIL) $(ARGS) \
-		$(if $(ENDPOINT),--endpoint-url $(ENDPOINT),--stack $(or $(STACK),eventlog) $(if $(REGION),--region $(REGION)))
+		$(if $(ENDPOINT),--endpoint-url $(ENDPOINT),--stack $(STACK) $(if $(REGION),--region $(REGION)))
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache
