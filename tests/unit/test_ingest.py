@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from eventlog.errors import InvalidInputError
 from eventlog.ids import highest_ulid, is_ulid, lowest_ulid
 from eventlog.timeutil import parse_iso, utcnow
 
@@ -541,3 +542,19 @@ def test_idempotency_key_is_scoped_to_the_app(api, app, other_app):
     assert first.status == other.status == 201
     assert other.body["app_id"] == other_app.id
     assert len(api.all_events(other_app.id)) == 1
+
+
+def test_an_event_too_large_to_store_is_rejected_alone_before_anything_is_written(api, app):
+    """The API's body limit keeps such events out; the core refuses them for any other caller
+    (a seed adapter, the propagator) before writing, so a batch is never half-stored."""
+    from eventlog import ingestion
+
+    huge = {"message": "too big", "data": {"blob": "x" * 450_000}}
+    result = ingestion.ingest_batch(app.id, [{"message": "fine"}, huge, {"message": "fine too"}])
+    assert (result.accepted, result.rejected) == (2, 1)
+    rejected = result.items[1]
+    assert rejected.status == "rejected" and rejected.id is None
+    assert rejected.errors is not None and "over DynamoDB's 409,600" in rejected.errors[0].message
+    assert sorted(event["message"] for event in api.all_events(app.id)) == ["fine", "fine too"]
+    with pytest.raises(InvalidInputError, match="bytes stored"):
+        ingestion.ingest_one(app.id, huge)
