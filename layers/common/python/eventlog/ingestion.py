@@ -109,6 +109,9 @@ def _store(app_id: int, events_in: list[EventIn], numbered: bool = False) -> lis
     if numbered:
         for i in fresh:
             events[i] = events[i].model_copy(update={"number": sequences.next_number(app_id)})
+    # Fresh events first: nothing can collide with them, and the stream then meets a batch's
+    # events in the order sent, unless a client event_id makes them wait for their claims.
+    repository.put_new_events([events[i] for i in fresh], expires_at)
 
     earlier_claims = db.run_parallel(
         [
@@ -130,7 +133,6 @@ def _store(app_id: int, events_in: list[EventIn], numbered: bool = False) -> lis
     stored_now = db.run_parallel(
         [lambda e=events[i]: repository.put_event_once(e, expires_at) for i in storing]
     )
-    repository.put_new_events([events[i] for i in fresh], expires_at)
 
     results.update({i: Stored("accepted", events[i]) for i in fresh})
     for i, stored in zip(storing, stored_now, strict=True):
