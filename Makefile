@@ -8,7 +8,7 @@ export PYTHONPATH := layers/common/python:tools
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: local test lint unit bench build admin-key recount openapi clean
+.PHONY: local test lint typecheck unit bench build admin-key recount openapi clean
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,8 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 local: $(VENV)/.installed
 	$(BIN)/python -m local_stack --port $(PORT) $(ARGS)
 
-## test: lint, template checks and the whole pytest suite
-test: lint unit
+## test: lint, template checks, type checks and the whole pytest suite with its coverage gate
+test: lint typecheck unit
 
 lint: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(BIN)/ruff check .
@@ -33,8 +33,15 @@ lint: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(BIN)/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
 
+## typecheck: mypy (pydantic plugin, mypy.ini) over layers/, tools/ and each functions/<name>/
+typecheck: $(VENV)/.installed
+	bash tools/typecheck.sh $(BIN)/mypy
+
+# The figure reached (layers and functions, the code that is deployed): it may only go up.
+COVERAGE_FLOOR := 97
 unit: $(VENV)/.installed
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 -q --cov=layers/common/python --cov=functions \
+		--cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 ## bench: DynamoDB request units per event, read cost of a page, cold imports
 bench: $(VENV)/.installed
@@ -72,4 +79,4 @@ recount: $(VENV)/.installed
 		$(if $(ENDPOINT),--endpoint-url $(ENDPOINT),--stack $(STACK) $(if $(REGION),--region $(REGION)))
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache .coverage

@@ -37,9 +37,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import heapq
 import io
 import json
 import multiprocessing
+import operator
 import os
 import platform
 import statistics
@@ -50,14 +52,14 @@ import threading
 import time
 import traceback
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from unittest import mock
 
 if TYPE_CHECKING:
@@ -902,6 +904,8 @@ def read_pages(stack: Stack, tenant: Tenant, slow: bool) -> dict[str, PageCost]:
             continue
         first = costs[variant.label] = read_page(stack, tenant, variant.query, variant.returns)
         if variant.follow:
+            if first.next_cursor is None:
+                raise RuntimeError(f"bench: {variant.label}: no next page to follow")
             next_query = {**variant.query, "cursor": first.next_cursor}
             costs[f"{variant.label}, page 2"] = read_page(
                 stack, tenant, next_query, variant.returns
@@ -1180,11 +1184,11 @@ def measure_imports(runs: int) -> tuple[ImportCost, list[ImportCost]]:
     handlers = []
     for name in folders:
         cost = ImportCost(f"functions/{name}/app.py", wall[name], cpu[name])
-        extra: Counter[str] = Counter()
+        extra: defaultdict[str, float] = defaultdict(float)  # package -> ms
         for module, self_us in _import_profile("app", envs[name]).items():
             if module not in boto3_modules:
                 extra[module.split(".")[0]] += self_us / 1000
-        cost.extra = extra.most_common(4)
+        cost.extra = heapq.nlargest(4, extra.items(), key=operator.itemgetter(1))
         handlers.append(cost)
     return boto3_cost, handlers
 
@@ -1328,7 +1332,8 @@ def measure_rules(stack: Stack, queue: NotificationQueue, url: str) -> list[Rule
             [make_error_event(i, base) for i in range(start, start + BATCH)]
             for start in range(RULE_SINGLES, RULE_SINGLES + RULE_BATCHES * BATCH, BATCH)
         ]
-        aggregated, queued = [], []
+        aggregated: list[AggregationRun] = []  # over the singles, then over the batches
+        queued: list[int] = []
         for run, bodies in ((singles, single_bodies), (batches, batch_bodies)):
             events = []
             for body in bodies:
@@ -1349,7 +1354,9 @@ def measure_rules(stack: Stack, queue: NotificationQueue, url: str) -> list[Rule
                 raise RuntimeError(
                     f"bench: {run.label}: {queued[-1]} messages queued, not {expected}"
                 )
-        runs.append(RuleRun(count, singles, batches, tuple(aggregated), tuple(queued)))
+        runs.append(
+            RuleRun(count, singles, batches, (aggregated[0], aggregated[1]), (queued[0], queued[1]))
+        )
     return runs
 
 
@@ -1930,19 +1937,19 @@ def _print_notifications(results: NotifyResults) -> None:
     )
     without_rules = results.rules[0].aggregated
     for rule_run in results.rules:
-        for run, queued, baseline in zip(
+        for agg, queued, baseline in zip(
             rule_run.aggregated, rule_run.queued, without_rules, strict=True
         ):
-            used = run.usage
-            query_rcu = used.op_read[f"{registry}.Query"] / run.invocations
-            items = used.evaluated[registry] / run.invocations
-            kb = used.evaluated_bytes[registry] / run.invocations / 1024
-            units = (used.write_units + used.read_units) / run.events
-            extra = units - (baseline.usage.write_units + baseline.usage.read_units) / run.events
+            used = agg.usage
+            query_rcu = used.op_read[f"{registry}.Query"] / agg.invocations
+            items = used.evaluated[registry] / agg.invocations
+            kb = used.evaluated_bytes[registry] / agg.invocations / 1024
+            units = (used.write_units + used.read_units) / agg.events
+            extra = units - (baseline.usage.write_units + baseline.usage.read_units) / agg.events
             print(
-                f"   {run.label:<40} {run.events:>6} {run.invocations:>4} "
-                f"{run.wcu_per_event:>9.2f} {run.rcu_per_event:>9.3f} {query_rcu:>13.2f} "
-                f"{f'{items:.0f} / {kb:.1f}':>9} {extra:>+11.3f} {queued / run.events:>10.2f}"
+                f"   {agg.label:<40} {agg.events:>6} {agg.invocations:>4} "
+                f"{agg.wcu_per_event:>9.2f} {agg.rcu_per_event:>9.3f} {query_rcu:>13.2f} "
+                f"{f'{items:.0f} / {kb:.1f}':>9} {extra:>+11.3f} {queued / agg.events:>10.2f}"
             )
     for index, kind in enumerate(("single events", f"batches of {BATCH}")):
         figures = [rule_run.aggregated[index].wcu_per_event for rule_run in results.rules]
@@ -1965,16 +1972,17 @@ def _print_notifications(results: NotifyResults) -> None:
         "(300 s), a rule per record in (b1), (b2)"
     )
     print(f"   {'scenario':<52} {'msgs':>4} {'sent':>4} {'WCU/msg':>8} {'RCU/msg':>8}")
-    for run in results.notifier:
+    for notified in results.notifier:
+        write, read = notified.usage.write_units, notified.usage.read_units
         print(
-            f"   {run.label:<52} {run.units:>4} {run.sent:>4} "
-            f"{run.usage.write_units / run.units:>8.2f} {run.usage.read_units / run.units:>8.2f}"
-            f"   no target{run.note}"
+            f"   {notified.label:<52} {notified.units:>4} {notified.sent:>4} "
+            f"{write / notified.units:>8.2f} {read / notified.units:>8.2f}"
+            f"   no target{notified.note}"
         )
     print("   per message, by table and operation:")
-    for run in results.notifier:
-        for number, part in enumerate(_operations(run.usage, run.units)):
-            print(f"   {run.label[:4] if number == 0 else '':<4} {part}")
+    for notified in results.notifier:
+        for number, part in enumerate(_operations(notified.usage, notified.units)):
+            print(f"   {notified.label[:4] if number == 0 else '':<4} {part}")
 
     print(
         "\n   (c) propagator (functions/propagator/app.py): one subscription to 127.0.0.1, "
@@ -1985,18 +1993,22 @@ def _print_notifications(results: NotifyResults) -> None:
         f"   {'scenario':<46} {'events':>6} {'reqs':>4} {'WCU':>6} {'RCU':>6} "
         f"{'WCU/event':>9} {'RCU/event':>9}   heartbeat WCU / RCU"
     )
-    for run in results.propagator:
-        write, read = run.usage.write_units, run.usage.read_units
-        per = f"{write / run.sent:>9.3f} {read / run.sent:>9.3f}" if run.sent else f"{'-':>9} " * 2
+    for round_ in results.propagator:
+        write, read = round_.usage.write_units, round_.usage.read_units
+        per = (
+            f"{write / round_.sent:>9.3f} {read / round_.sent:>9.3f}"
+            if round_.sent
+            else f"{'-':>9} " * 2
+        )
         print(
-            f"   {run.label:<46} {run.sent:>6} {run.usage.calls.total():>4} {write:>6.2f} "
-            f"{read:>6.2f} {per.rstrip():>19}   {run.part.write_units:.2f} / "
-            f"{run.part.read_units:.2f}   no target"
+            f"   {round_.label:<46} {round_.sent:>6} {round_.usage.calls.total():>4} {write:>6.2f} "
+            f"{read:>6.2f} {per.rstrip():>19}   {round_.part.write_units:.2f} / "
+            f"{round_.part.read_units:.2f}   no target"
         )
     print("   per run, by table and operation:")
-    for run in results.propagator:
-        for number, part in enumerate(_operations(run.usage, 1)):
-            print(f"   {run.label[:4] if number == 0 else '':<4} {part}")
+    for round_ in results.propagator:
+        for number, part in enumerate(_operations(round_.usage, 1)):
+            print(f"   {round_.label[:4] if number == 0 else '':<4} {part}")
     print(
         "   reqs: DynamoDB requests. Not counted (setup): apps, rules, the subscription, the "
         f"events.\n   Section 5 took {results.seconds:.0f} s, in a process of its own."
@@ -2077,6 +2089,16 @@ def targets_of(results: Results) -> list[Target]:
     return targets
 
 
+_T = TypeVar("_T")
+
+
+def _measured(result: _T | None) -> _T:
+    """A section's result, shown only when the section has no error: `main` sets one or the
+    other."""
+    assert result is not None, "a section without an error has its result"
+    return result
+
+
 def report(results: Results, seconds: float) -> list[Target]:
     rule = "-" * 100
     print("Eventlog benchmark")
@@ -2088,26 +2110,26 @@ def report(results: Results, seconds: float) -> list[Target]:
         ("writes", "1. DynamoDB write request units per ingested event: the request path",
          "POST /apps/{app_id}/events ((f): POST /events): authorizer + ingest handler, "
          "tables in moto",
-         lambda: _print_writes(results.writes, results.tables)),
+         lambda: _print_writes(_measured(results.writes), results.tables)),
         ("aggregation", "1b. Aggregation (the events table's stream): the aggregator's write "
                         "units per event",
          f"{AGGREGATOR}app.py, invoked by the local stack's stream poller (the template's "
          f"mapping,\n   BatchSize {STREAM_BATCH}), tables and stream in moto",
-         lambda: _print_aggregation(results.aggregation)),
+         lambda: _print_aggregation(_measured(results.aggregation))),
         ("reads", f"2. Read request units for one page of events (limit {PAGE_LIMIT})",
          "GET /apps/{app_id}/events: authorizer + query handler, tables in moto",
-         lambda: _print_reads(results.small, results.large)),
+         lambda: _print_reads(_measured(results.small), _measured(results.large))),
         ("stats", "3. Read request units for one statistics request, "
                   f"{STATS_SMALL:,} vs {STATS_LARGE:,} events stored",
          "GET /apps/{app_id}/stats/<route>: authorizer + stats handler, tables in moto",
-         lambda: _print_stats(results.stats)),
+         lambda: _print_stats(_measured(results.stats))),
         ("imports", f"4. Cold import of each handler, {results.import_runs} fresh runs",
          "PYTHONPATH=layers/common/python:functions/<name>, tracing disabled (as outside Lambda)",
-         lambda: _print_imports(results.boto3_import, results.imports)),
+         lambda: _print_imports(_measured(results.boto3_import), _measured(results.imports))),
         ("notifications", "5. Notifications and propagation: DynamoDB request units",
          "ingest with alert rules and the aggregator, the notifier, the propagator: AWS in moto, "
          "HTTP to 127.0.0.1",
-         lambda: _print_notifications(results.notifications)),
+         lambda: _print_notifications(_measured(results.notifications))),
     )  # fmt: skip
     for key, title, subtitle, show in sections:
         print(f"\n{title}\n   {subtitle}")

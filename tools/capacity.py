@@ -269,6 +269,12 @@ class Usage:
         return result
 
 
+def _add_units(counter: Counter[str], key: str, units: float) -> None:
+    # Units are fractional (0.5 RCU): Counter's arithmetic works on floats, as its documentation
+    # says, but typeshed types its values as int.
+    counter[key] += units  # type: ignore[assignment]
+
+
 _FAILED_CONDITION = {"ConditionalCheckFailedException", "TransactionCanceledException"}
 _PLACEHOLDER = re.compile(r"[#:][A-Za-z0-9_]+")
 _NOT_EXISTS = re.compile(r"\(*\s*attribute_not_exists\s*\(\s*([#A-Za-z0-9_]+)\s*\)\s*\)*")
@@ -375,7 +381,7 @@ class CapacityMeter:
 
     def _peek(self, table: str, key: Item) -> Item | None:
         reply = self._inspector.get_item(TableName=table, Key=key, ConsistentRead=True)
-        return _wire(reply.get("Item"))
+        return _wire_or_none(reply.get("Item"))
 
     def _peek_many(self, table: str, keys: list[Item]) -> list[Item | None]:
         found: dict[str, Item] = {}
@@ -392,11 +398,11 @@ class CapacityMeter:
     def _record(usage: Usage, table: str, operation: str, write: float = 0, read: float = 0):
         usage.calls[f"{table}.{operation}"] += 1
         if write:
-            usage.write[table] += write
-            usage.op_write[f"{table}.{operation}"] += write
+            _add_units(usage.write, table, write)
+            _add_units(usage.op_write, f"{table}.{operation}", write)
         if read:
-            usage.read[table] += read
-            usage.op_read[f"{table}.{operation}"] += read
+            _add_units(usage.read, table, read)
+            _add_units(usage.op_read, f"{table}.{operation}", read)
 
     @staticmethod
     def _stored(usage: Usage, table: str, item: Item | None) -> None:
@@ -511,7 +517,7 @@ class CapacityMeter:
         return None
 
     def _after_GetItem(self, usage: Usage, request: dict, parsed: dict, failed, whole):
-        item = whole if whole is not None else _wire(parsed.get("Item"))
+        item = whole if whole is not None else _wire_or_none(parsed.get("Item"))
         units = read_units(item_size(item), bool(request.get("ConsistentRead")))
         self._record(usage, request["TableName"], "GetItem", read=units)
 
@@ -572,10 +578,12 @@ class CapacityMeter:
         return [_wire(item) for item in send(**unfiltered)["Items"]]
 
 
-def _wire(item: Any) -> Item | None:
+def _wire_or_none(item: Any) -> Item | None:
+    return None if item is None else _wire(item)
+
+
+def _wire(item: Any) -> Item:
     """The item as received: wire format is checked, not assumed."""
-    if item is None:
-        return None
     for name, value in item.items():
         if not (isinstance(value, dict) and len(value) == 1):
             raise TypeError(f"attribute {name!r} is not in DynamoDB wire format: {value!r}")

@@ -169,7 +169,9 @@ def with_query_constraints(schema: dict[str, Any]) -> dict[str, Any]:
         for operation in path_item.values():
             query = [p for p in operation.get("parameters", []) if p["in"] == "query"]
             model = _query_model(schema, {p["name"] for p in query}) if query else None
-            for parameter in query if model else []:
+            if not model:
+                continue
+            for parameter in query:
                 field = _without_null(copy.deepcopy(model["properties"][parameter["name"]]))
                 field.pop("title", None)
                 if "description" in field:

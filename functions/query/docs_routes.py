@@ -13,18 +13,20 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from eventlog_api import rest_event
 
 router = Router()
 
 SPEC_PATH = Path(__file__).with_name("openapi.json")
 
-SPEC_RESPONSE = {
+SPEC_RESPONSE: dict[int, OpenAPIResponse] = {
     200: {
         "description": "This OpenAPI document",
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
 }
-PAGE_RESPONSE = {
+PAGE_RESPONSE: dict[int, OpenAPIResponse] = {
     200: {
         "description": "Swagger UI, with this OpenAPI document embedded",
         "content": {"text/html": {"schema": {"type": "string"}}},
@@ -54,7 +56,7 @@ def _base_path() -> str:
     """What precedes the route in the URL the client used: `/Prod` on execute-api, a custom
     domain's base path mapping, or nothing. API Gateway's requestContext.path is that URL's
     path; the event's `path` is the route's part of it."""
-    event = router.current_event
+    event = rest_event(router)
     full_path = event.request_context.path or event.path
     return full_path.removesuffix(event.path) if full_path.endswith(event.path) else ""
 

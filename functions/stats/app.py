@@ -13,6 +13,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from eventlog_api import caller_app_id, create_resolver, json_response, known_query
@@ -101,7 +102,7 @@ def metrics() -> Response[Metrics]:
     return json_response(stats.metrics(caller_app_id(app)))
 
 
-PNG_RESPONSE = {
+PNG_RESPONSE: dict[int, OpenAPIResponse] = {
     200: {
         "description": "A PNG bar chart of the hourly distribution",
         "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},

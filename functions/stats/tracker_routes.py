@@ -9,6 +9,7 @@ from urllib.parse import unquote
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from eventlog_api import caller_app_id, json_response, known_query
 
 from eventlog import tracker
@@ -16,7 +17,7 @@ from eventlog.models.tracker import DailyCount, DateRange, EventTotal, Frequency
 
 router = Router()
 
-PNG_RESPONSE = {
+PNG_RESPONSE: dict[int, OpenAPIResponse] = {
     200: {
         "description": "A PNG bar chart of the event's occurrences by hour of day (UTC)",
         "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},

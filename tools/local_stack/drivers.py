@@ -18,14 +18,18 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from local_stack.runtime import LambdaFunction
 from local_stack.template import ACCOUNT_ID, REGION, Template, TemplateError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
+    from mypy_boto3_sqs.type_defs import DeleteMessageBatchRequestEntryTypeDef, MessageTypeDef
 
 LONG_POLL_SECONDS = 1  # short, so that stop() is never kept waiting for long
 MAX_RECEIVE = 10  # SQS hands out at most 10 messages per ReceiveMessage
@@ -183,7 +187,7 @@ def reported_failures(response: Any, message_ids: list[str]) -> set[str]:
     return failed
 
 
-def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+def sqs_record(message: Mapping[str, Any], queue_arn: str) -> dict[str, Any]:
     """One record of Lambda's SQS event, from a message of ReceiveMessage (boto3's shape)."""
     record = {
         "messageId": message["MessageId"],
@@ -243,7 +247,7 @@ class SqsPoller(Driver):
         name = f"SQS {self.queue_name} -> {function.logical_id}"
         super().__init__(function, name, name + self._settings(attributes))
 
-    def _settings(self, attributes: dict[str, str]) -> str:
+    def _settings(self, attributes: dict[QueueAttributeNameType, str]) -> str:
         text = f" (batch {self.mapping.batch_size}, retry after {attributes['VisibilityTimeout']}s"
         if "RedrivePolicy" in attributes:
             redrive = json.loads(attributes["RedrivePolicy"])
@@ -262,7 +266,7 @@ class SqsPoller(Driver):
                 traceback.print_exc()
                 self._stopping.wait(LONG_POLL_SECONDS)
 
-    def _receive_batch(self) -> list[dict[str, Any]]:
+    def _receive_batch(self) -> list[MessageTypeDef]:
         """Up to BatchSize messages: a long poll for the first, then whatever else arrives
         within MaximumBatchingWindowInSeconds."""
         batch = self._receive(self.mapping.batch_size, LONG_POLL_SECONDS)
@@ -277,7 +281,7 @@ class SqsPoller(Driver):
                 self._stopping.wait(min(0.1, remaining))
         return batch
 
-    def _receive(self, count: int, wait_seconds: int) -> list[dict[str, Any]]:
+    def _receive(self, count: int, wait_seconds: int) -> list[MessageTypeDef]:
         response = self._sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=min(count, MAX_RECEIVE),
@@ -287,7 +291,7 @@ class SqsPoller(Driver):
         )
         return response.get("Messages", [])
 
-    def _deliver(self, messages: list[dict[str, Any]]) -> None:
+    def _deliver(self, messages: list[MessageTypeDef]) -> None:
         started = time.monotonic()
         message_ids = [message["MessageId"] for message in messages]
         event = {"Records": [sqs_record(message, self.mapping.queue_arn) for message in messages]}
@@ -314,9 +318,9 @@ class SqsPoller(Driver):
             file=sys.stderr,
         )
 
-    def _delete(self, messages: list[dict[str, Any]]) -> None:
+    def _delete(self, messages: list[MessageTypeDef]) -> None:
         for start in range(0, len(messages), MAX_RECEIVE):
-            entries = [
+            entries: list[DeleteMessageBatchRequestEntryTypeDef] = [
                 {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
                 for index, message in enumerate(messages[start : start + MAX_RECEIVE])
             ]

@@ -76,6 +76,7 @@ def _restore(table: Table, hash_key: Any, range_key: Any, saved: Any) -> None:
 def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
     touched = _touched(self, transact_items)
     saved = [_saved(table, hash_key, range_key) for table, hash_key, range_key in touched]
+    # A stand-in for the module, with the two functions moto calls: not a module to mypy.
     dynamodb_models.copy = _CopyKeepingTables  # type: ignore[assignment]
     try:
         _original(self, transact_items)
@@ -84,9 +85,10 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
             _restore(table, hash_key, range_key, item)
         raise
     finally:
-        dynamodb_models.copy = copy  # type: ignore[assignment]
+        dynamodb_models.copy = copy
 
 
 def apply() -> None:
     """Install the patch (once; calling again changes nothing)."""
+    # A patch of moto's method, the point of this module: mypy refuses assignments to methods.
     dynamodb_models.DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]

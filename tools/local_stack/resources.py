@@ -9,11 +9,14 @@ import os
 import secrets
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from local_stack.template import ACCOUNT_ID, API_ID, REGION, Template, TemplateError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
 
 # The property holding each resource type's name, which is also what Ref returns for most.
 _NAME_PROPERTY = {
@@ -25,7 +28,7 @@ _NAME_PROPERTY = {
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::SSM::Parameter": "Name",
 }
-_QUEUE_ATTRIBUTES = (
+_QUEUE_ATTRIBUTES: tuple[QueueAttributeNameType, ...] = (
     "DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
     "VisibilityTimeout", "RedrivePolicy", "RedriveAllowPolicy", "FifoQueue",
     "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit",
@@ -50,6 +53,7 @@ class MotoEndpoint:
     def start(self) -> str:
         self._server.start()
         wsgi_server = self._server._server
+        assert wsgi_server is not None, "start() returns once the server is made"
         wsgi_server.app = _dynamodb_one_at_a_time(wsgi_server.app)
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
@@ -239,7 +243,7 @@ def _create_queues(template: Template, done: Provisioned) -> None:
     # Dead-letter queues first: a redrive policy must name a queue that exists.
     queues.sort(key=lambda item: "RedrivePolicy" in item[1])
     for logical_id, props in queues:
-        attributes = {}
+        attributes: dict[QueueAttributeNameType, str] = {}
         for name in _QUEUE_ATTRIBUTES:
             if name in props:
                 value = props[name]

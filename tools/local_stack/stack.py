@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from local_stack.apis import RouteTable, load_apis, load_routes
 from local_stack.authorizer import AccessControl
@@ -96,15 +94,12 @@ class LocalStack:
         """The `default` app (seed APIs without apps use it) and an admin key, via the core."""
         from eventlog.apps import create_app
         from eventlog.keys import create_key
+        from eventlog.models.admin import KeyIn
+        from eventlog.principal import Role
 
         app = create_app("default")
         self.default_app_id, self.ingest_key = app.id, app.ingest_key
-        if "request" in inspect.signature(create_key).parameters:
-            from eventlog.models.admin import KeyIn
-
-            created: Any = create_key(KeyIn(role="admin", app_id=None, label="local admin"))
-        else:
-            created = create_key(role="admin", app_id=None, label="local admin")
+        created = create_key(KeyIn(role=Role.ADMIN, app_id=None, label="local admin"))
         self.admin_key = created.key
 
     def stop(self) -> None:

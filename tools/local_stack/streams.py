@@ -30,10 +30,10 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from botocore.config import Config
@@ -42,7 +42,8 @@ from local_stack.drivers import Driver, InvalidBatchResponse, reported_failures
 from local_stack.runtime import LambdaFunction
 from local_stack.template import ACCOUNT_ID, REGION, TemplateError
 
-STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST")
+StartingPosition = Literal["TRIM_HORIZON", "LATEST"]
+STARTING_POSITIONS: tuple[StartingPosition, ...] = ("TRIM_HORIZON", "LATEST")
 GET_RECORDS_LIMIT = 1000  # the most one GetRecords returns
 IDLE_POLL_SECONDS = 0.25  # Lambda polls a shard four times a second
 FIRST_RETRY_SECONDS = 0.1  # a failing function is retried soon, then less and less often
@@ -181,7 +182,7 @@ class StreamMapping:
     """A DynamoDB stream event source mapping, from the event's Properties (resolved)."""
 
     stream_arn: str
-    starting_position: str  # TRIM_HORIZON or LATEST
+    starting_position: StartingPosition
     batch_size: int
     batching_window: float  # seconds to keep gathering a batch that is not full yet
     bisect_on_error: bool
@@ -259,7 +260,7 @@ def _filters(props: dict[str, Any], where: str) -> list[RecordFilter]:
 # ---------------------------------------------------------------- records
 
 
-def stream_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+def stream_record(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
     """One record of Lambda's DynamoDB event, from a record of GetRecords (boto3's shape):
     the creation time in epoch seconds, images in DynamoDB's JSON with binaries in base64."""
     change = record["dynamodb"]
@@ -463,15 +464,19 @@ class StreamPoller(Driver):
 
     def _shard_iterator(self) -> str:
         """An iterator just after the last record read (or at the starting position)."""
-        position: dict[str, str] = {"ShardIteratorType": self.mapping.starting_position}
-        if self._last_read is not None:
-            position = {
-                "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
-                "SequenceNumber": self._last_read,
-            }
-        response = self._streams.get_shard_iterator(
-            StreamArn=self.mapping.stream_arn, ShardId=self.shard_id, **position
-        )
+        if self._last_read is None:
+            response = self._streams.get_shard_iterator(
+                StreamArn=self.mapping.stream_arn,
+                ShardId=self.shard_id,
+                ShardIteratorType=self.mapping.starting_position,
+            )
+        else:
+            response = self._streams.get_shard_iterator(
+                StreamArn=self.mapping.stream_arn,
+                ShardId=self.shard_id,
+                ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                SequenceNumber=self._last_read,
+            )
         return str(response["ShardIterator"])
 
     def _forget_iterator(self, iterator: str) -> None:

@@ -39,6 +39,7 @@ def _construct_tag(loader: CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
+        assert isinstance(node, yaml.MappingNode), f"a YAML node of no known kind: {node!r}"
         value = loader.construct_mapping(node, deep=True)
     if tag_suffix == "Ref":
         return {"Ref": value}

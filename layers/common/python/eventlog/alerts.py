@@ -17,9 +17,13 @@ from eventlog.models.alerts import (
     AlertRuleIn,
     AlertRulePage,
     AlertRuleUpdate,
+    Channel,
     ChannelIn,
+    SlackChannel,
     SlackChannelIn,
+    SnsChannel,
     SnsChannelIn,
+    WebhookChannel,
     WebhookChannelIn,
     check_condition,
 )
@@ -45,21 +49,21 @@ def _channel_secret_name(index: int) -> str:
     return f"channel-{index}"
 
 
-def _stored_channels(channels: list[ChannelIn]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def _stored_channels(channels: list[ChannelIn]) -> tuple[list[Channel], dict[str, str]]:
     """What the rule item keeps of each channel (shown by the API), and the secrets apart."""
     from eventlog.outbound import check_target  # ssl and http.client: not for the write path
 
-    shown: list[dict[str, Any]] = []
+    shown: list[Channel] = []
     secrets: dict[str, str] = {}
     for index, channel in enumerate(channels):
         if isinstance(channel, WebhookChannelIn):
             check_target(channel.url)
-            shown.append({"type": "webhook", "url": channel.url})
+            shown.append(WebhookChannel(type="webhook", url=channel.url))
             secrets[_channel_secret_name(index)] = channel.secret.get_secret_value()
         elif isinstance(channel, SlackChannelIn):
             check_target(channel.url)
             parts = urlsplit(channel.url)
-            shown.append({"type": "slack", "url_hint": f"{parts.scheme}://{parts.netloc}/…"})
+            shown.append(SlackChannel(type="slack", url_hint=f"{parts.scheme}://{parts.netloc}/…"))
             secrets[_channel_secret_name(index)] = channel.url
         elif isinstance(channel, SnsChannelIn):
             alerts_topic = get_settings().alerts_topic_arn
@@ -70,7 +74,7 @@ def _stored_channels(channels: list[ChannelIn]) -> tuple[list[dict[str, Any]], d
                     f"channels.{index}.topic_arn: the topic must be in this stack's account "
                     f"({_account(alerts_topic)})"
                 )
-            shown.append({"type": "sns", "topic_arn": topic})
+            shown.append(SnsChannel(type="sns", topic_arn=topic))
     return shown, secrets
 
 
@@ -98,7 +102,7 @@ def default_rule_item(app_id: int, created_at: str) -> dict[str, Any]:
         description="Default: ERROR and CRITICAL events notify the stack's alerts topic",
         min_level=Level.ERROR,
         cooldown_seconds=300,
-        channels=[{"type": "sns", "topic_arn": get_settings().alerts_topic_arn}],
+        channels=[SnsChannel(type="sns", topic_arn=get_settings().alerts_topic_arn)],
         enabled=True,
         created_at=created_at,
         updated_at=created_at,

@@ -11,10 +11,11 @@ from eventlog.timeutil import format_iso, utcnow
 def create_app(name: str) -> AppCreated:
     app_id = registry.next_app_id()
     usage_key_id, usage_key = usage.create_app_usage_key(app_id, name)
+    created_at = format_iso(utcnow())
     app = {
         "id": app_id,
         "name": name,
-        "created_at": format_iso(utcnow()),
+        "created_at": created_at,
         "usage_key": usage_key,
         "usage_key_id": usage_key_id,
     }
@@ -24,7 +25,7 @@ def create_app(name: str) -> AppCreated:
             app,
             hash_key(ingest_key),
             key_record,
-            alerts.default_rule_item(app_id, app["created_at"]),
+            alerts.default_rule_item(app_id, created_at),
         )
     except Exception:
         usage.delete_usage_key(usage_key_id)

@@ -4,6 +4,7 @@ Pillow, not matplotlib, because the Lambda layer must stay small. PIL is importe
 `render_hourly_png` so importing this module costs nothing for handlers that never draw.
 """
 
+import math
 from collections.abc import Sequence
 
 WIDTH, HEIGHT = 960, 480
@@ -65,9 +66,13 @@ def render_hourly_png(counts: Sequence[int], title: str, x_label: str) -> bytes:
     draw.text((plot_center, PLOT_BOTTOM + 30), x_label, fill=TEXT_COLOR, font=font, anchor="mt")
 
     # ImageDraw cannot write vertical text: draw "events" on its own strip and rotate it.
-    left, top, right, bottom = draw.textbbox((0, 0), "events", font=font)
-    y_label = Image.new("RGB", (right - left + 2, bottom - top + 2), BACKGROUND)
-    ImageDraw.Draw(y_label).text((1 - left, 1 - top), "events", fill=TEXT_COLOR, font=font)
+    # (Pillow types the box as floats; a FreeType font's box is whole pixels.)
+    text_left, text_top, text_right, text_bottom = draw.textbbox((0, 0), "events", font=font)
+    strip_size = (math.ceil(text_right - text_left) + 2, math.ceil(text_bottom - text_top) + 2)
+    y_label = Image.new("RGB", strip_size, BACKGROUND)
+    ImageDraw.Draw(y_label).text(
+        (1 - text_left, 1 - text_top), "events", fill=TEXT_COLOR, font=font
+    )
     y_label = y_label.rotate(90, expand=True)
     image.paste(y_label, (8, PLOT_TOP + (plot_height - y_label.height) // 2))
 

@@ -484,9 +484,10 @@ def _logfmt(line: str, now: datetime) -> dict[str, Any] | None:
     if "level" in fields:
         raw = fields["level"][1]
         slog = _SLOG_LEVEL.fullmatch(raw)
-        level = normalize_level(slog.group(1) if slog else raw)
-        if level is None:
+        known = normalize_level(slog.group(1) if slog else raw)
+        if known is None:
             return None
+        level = known
     occurred_at = None
     if "time" in fields:
         key, value = fields["time"]

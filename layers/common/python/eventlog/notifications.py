@@ -332,16 +332,15 @@ def process(
                 "channel changed since the decision: not delivered", extra=channel_context
             )
             continue
+
+        def deliver(i: int = index) -> dict[str, Any]:
+            return {
+                "answer": channels.send(notification, i, delivery_id(message, i)),
+                "at": format_iso(now),
+            }
+
         try:
-            result, sent_now = _once(
-                "delivery",
-                f"{key}|{index}",
-                lambda i=index: {
-                    "answer": channels.send(notification, i, delivery_id(message, i)),
-                    "at": format_iso(now),
-                },
-                lambda_context,
-            )
+            result, sent_now = _once("delivery", f"{key}|{index}", deliver, lambda_context)
         except IdempotencyAlreadyInProgressError:
             # Another invocation is delivering this very message (SQS delivers at least once):
             # retry later, when its record says how that went. Not a failure of ours to count.

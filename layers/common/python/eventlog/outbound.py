@@ -216,21 +216,28 @@ def post_json(
     except TargetRefusedError as error:
         raise DeliveryError(error.message, retryable=False) from None
     all_headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
-    for attempt in range(max(attempts, 1)):
-        last = attempt >= attempts - 1
+    # Every try but the last: a failure worth trying again waits and goes on.
+    for attempt in range(max(attempts, 1) - 1):
         try:
             reply = _send_once(target, body, all_headers, timeout)
         except DeliveryError:
-            if last:
-                raise
+            pass
         else:
             if 200 <= reply.status < 300:
                 return reply
-            retryable = reply.status in RETRYABLE_STATUSES
-            if last or not retryable:
-                raise DeliveryError(
-                    f"HTTP {reply.status} from {target.host}: {reply.body[:200]}",
-                    status=reply.status,
-                    retryable=retryable,
-                )
+            if reply.status not in RETRYABLE_STATUSES:
+                raise _status_error(target, reply)
         time.sleep(backoff * 2**attempt)
+    # The last try: its reply is returned or raised, whatever it is.
+    reply = _send_once(target, body, all_headers, timeout)
+    if 200 <= reply.status < 300:
+        return reply
+    raise _status_error(target, reply)
+
+
+def _status_error(target: Target, reply: Reply) -> DeliveryError:
+    return DeliveryError(
+        f"HTTP {reply.status} from {target.host}: {reply.body[:200]}",
+        status=reply.status,
+        retryable=reply.status in RETRYABLE_STATUSES,
+    )

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
 from eventlog import db
 from eventlog.errors import ConflictError, NotFoundError
@@ -138,7 +138,7 @@ def require_app(app_id: int) -> dict[str, Any]:
 
 
 def _listing(index_key: str, start_after: str | None, limit: int, **query: Any) -> Iterator[dict]:
-    condition = Key("gsi1pk").eq(index_key)
+    condition: ConditionBase = Key("gsi1pk").eq(index_key)
     if start_after:
         condition &= Key("gsi1sk").gt(start_after)
     query = {"IndexName": "gsi1", "KeyConditionExpression": condition, "Limit": limit + 1, **query}

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
 from eventlog import db
 from eventlog.models.events import Event
@@ -216,7 +216,7 @@ def query_event_pages(
     condition = Key("pk").eq(f"APP#{app_id}") & Key("sk").between(
         f"E#{lowest_id}", f"E#{highest_id}"
     )
-    item_filter = Attr("expires_at").gt(now_epoch)
+    item_filter: ConditionBase = Attr("expires_at").gt(now_epoch)
     for field, value in filters.items():
         item_filter &= Attr(field).eq(value)
     query: dict[str, Any] = {

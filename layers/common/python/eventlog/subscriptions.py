@@ -113,7 +113,7 @@ def update_subscription(
     sent = update.model_fields_set
     if "url" in sent and update.url:
         _check_url(update.url)
-    assignments = {"updated_at": format_iso(utcnow())}
+    assignments: dict[str, Any] = {"updated_at": format_iso(utcnow())}
     for name in ("url", "description", "batch_size", "format", "enabled"):
         if name in sent:
             assignments[name] = getattr(update, name)

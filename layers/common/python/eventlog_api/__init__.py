@@ -12,6 +12,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 
 from eventlog.errors import (
@@ -122,10 +123,18 @@ def known_query(app: BaseRouter, model: type[BaseModel]) -> None:
         )
 
 
+def rest_event(app: BaseRouter) -> APIGatewayProxyEvent:
+    """The request being answered, as the REST resolver (`create_resolver`) parsed it: Powertools
+    types a router's `current_event` as any kind of proxy event."""
+    event = app.current_event
+    assert isinstance(event, APIGatewayProxyEvent), f"not a REST API event: {type(event)}"
+    return event
+
+
 def require_caller(app: BaseRouter) -> dict[str, Any]:
     """Who is calling: the authorizer's context. On the routes where the authorizer lets an
     unidentified caller through so that the 401 can say why, its `refusal` is raised here."""
-    context = app.current_event.request_context.authorizer.raw_event or {}
+    context = rest_event(app).request_context.authorizer.raw_event or {}
     refusal = context.get("refusal")
     if refusal:
         raise AuthenticationError(refusal)

@@ -62,6 +62,9 @@ class LoggedEvent(Model):
 
     @classmethod
     def of(cls, event: Event) -> "LoggedEvent":
+        # Only events stored by POST /events are numbered, and their event_type is their name.
+        assert event.number is not None, f"event {event.id} has no number"
+        assert event.name is not None, f"event {event.id} has no name"
         return cls(
             event_id=event.number,
             event_creation_date=event.received_at,
