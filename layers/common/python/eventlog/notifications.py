@@ -31,7 +31,7 @@ Every function takes `now` so the clock is the caller's (tests pass a fake one).
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -295,7 +295,50 @@ def process(
             extra={"reason": str(error), "body": body[:2000]},
         )
         return Outcome(dropped=1)
+    decided = _decision(message, receive_count, lambda_context, now)
+    if isinstance(decided, Outcome):
+        return decided
+    delivery, targets = decided
+    failures = [reason for target in targets if (reason := _deliver(delivery, target))]
+    _count(message.app_id, now, delivery.outcome)
+    if failures:
+        raise NotificationFailed("; ".join(failures), delivery.outcome)
+    return delivery.outcome
 
+
+@dataclass
+class _Delivery:
+    """A notification decided on, on its way to its rule's channels."""
+
+    message: NotificationMessage
+    rule: AlertRule
+    key: str  # (app, event, rule): what the decision and each delivery are recorded by
+    context: dict[str, Any]  # for log lines
+    now: datetime
+    lambda_context: Any
+    receive_count: int
+    outcome: Outcome = field(default_factory=Outcome)
+
+    @property
+    def last_receive(self) -> bool:
+        """SQS moves the message to the dead-letter queue after this receive."""
+        return self.receive_count >= get_settings().notification_max_receives
+
+    @property
+    def notification(self) -> channels.Notification:
+        return channels.Notification(
+            app_id=self.message.app_id,
+            rule=self.rule,
+            event=self.message.event.model_dump(mode="json"),
+            sent_at=self.now,
+        )
+
+
+def _decision(
+    message: NotificationMessage, receive_count: int, lambda_context: Any, now: datetime
+) -> Outcome | tuple[_Delivery, list[dict[str, Any]]]:
+    """The message's decision, made once: an Outcome when nothing is to be delivered, else the
+    delivery and the channels decided (`{"index", "target"}`)."""
     event = message.event
     context = {"app_id": message.app_id, "rule_id": message.rule_id, "event_id": event.id}
     rule = alerts.find_rule(message.app_id, message.rule_id)
@@ -313,70 +356,65 @@ def process(
         )
         return Outcome()
     assert rule is not None  # a fresh "notify" decision had it
+    delivery = _Delivery(message, rule, key, context, now, lambda_context, receive_count)
+    return delivery, decision["channels"]
 
-    notification = channels.Notification(
-        app_id=message.app_id,
-        rule=rule,
-        event=event.model_dump(mode="json"),
-        sent_at=now,
+
+def _deliver(delivery: _Delivery, decided: dict[str, Any]) -> str | None:
+    """Deliver through one decided channel, once whatever the retries; the reason it failed."""
+    index, target = decided["index"], decided["target"]
+    channel_context = {**delivery.context, "channel": index, "target": target}
+    rule = delivery.rule
+    current = rule.channels[index] if index < len(rule.channels) else None
+    if current is None or channels.target(current) != target:
+        logger.warning("channel changed since the decision: not delivered", extra=channel_context)
+        return None
+
+    def send() -> dict[str, Any]:
+        answer = channels.send(delivery.notification, index, delivery_id(delivery.message, index))
+        return {"answer": answer, "at": format_iso(delivery.now)}
+
+    try:
+        result, sent_now = _once(
+            "delivery", f"{delivery.key}|{index}", send, delivery.lambda_context
+        )
+    except IdempotencyAlreadyInProgressError:
+        # Another invocation is delivering this very message (SQS delivers at least once):
+        # retry later, when its record says how that went. Not a failure of ours to count.
+        logger.warning("delivery in progress elsewhere: retry later", extra=channel_context)
+        return f"channel {index}: being delivered by another invocation"
+    except Exception as error:
+        return _failed(delivery, index, error, channel_context)
+    if sent_now:
+        delivery.outcome.sent += 1
+        logger.info("notification delivered", extra={**channel_context, **result})
+    else:
+        logger.info("delivered before: not repeated", extra={**channel_context, **result})
+    return None
+
+
+def _failed(
+    delivery: _Delivery, index: int, error: Exception, channel_context: dict[str, Any]
+) -> str:
+    reason = error.message if isinstance(error, DeliveryError) else repr(error)
+    retryable = getattr(error, "retryable", True)
+    last_receive = delivery.last_receive
+    delivery.outcome.failed += int(last_receive)
+    log = logger.error if last_receive or not retryable else logger.warning
+    log(
+        "delivery failed"
+        + ("; last receive: the message goes to the dead-letter queue" * last_receive)
+        + ("; a retry will not help" * (not retryable)),
+        extra={
+            **channel_context,
+            "reason": reason,
+            "status": getattr(error, "status", None),
+            "retryable": retryable,
+            "receive_count": delivery.receive_count,
+        },
+        exc_info=not isinstance(error, DeliveryError),
     )
-    last_receive = receive_count >= get_settings().notification_max_receives
-    outcome = Outcome()
-    failures: list[str] = []
-    for decided in decision["channels"]:
-        index, target = decided["index"], decided["target"]
-        channel_context = {**context, "channel": index, "target": target}
-        current = rule.channels[index] if index < len(rule.channels) else None
-        if current is None or channels.target(current) != target:
-            logger.warning(
-                "channel changed since the decision: not delivered", extra=channel_context
-            )
-            continue
-
-        def deliver(i: int = index) -> dict[str, Any]:
-            return {
-                "answer": channels.send(notification, i, delivery_id(message, i)),
-                "at": format_iso(now),
-            }
-
-        try:
-            result, sent_now = _once("delivery", f"{key}|{index}", deliver, lambda_context)
-        except IdempotencyAlreadyInProgressError:
-            # Another invocation is delivering this very message (SQS delivers at least once):
-            # retry later, when its record says how that went. Not a failure of ours to count.
-            failures.append(f"channel {index}: being delivered by another invocation")
-            logger.warning("delivery in progress elsewhere: retry later", extra=channel_context)
-            continue
-        except Exception as error:
-            reason = error.message if isinstance(error, DeliveryError) else repr(error)
-            retryable = getattr(error, "retryable", True)
-            failures.append(f"channel {index}: {reason}")
-            outcome.failed += int(last_receive)
-            log = logger.error if last_receive or not retryable else logger.warning
-            log(
-                "delivery failed"
-                + ("; last receive: the message goes to the dead-letter queue" * last_receive)
-                + ("; a retry will not help" * (not retryable)),
-                extra={
-                    **channel_context,
-                    "reason": reason,
-                    "status": getattr(error, "status", None),
-                    "retryable": retryable,
-                    "receive_count": receive_count,
-                },
-                exc_info=not isinstance(error, DeliveryError),
-            )
-            continue
-        if sent_now:
-            outcome.sent += 1
-            logger.info("notification delivered", extra={**channel_context, **result})
-        else:
-            logger.info("delivered before: not repeated", extra={**channel_context, **result})
-
-    _count(message.app_id, now, outcome)
-    if failures:
-        raise NotificationFailed("; ".join(failures), outcome)
-    return outcome
+    return f"channel {index}: {reason}"
 
 
 def _count(app_id: int, now: datetime, outcome: Outcome) -> None:
