@@ -2,8 +2,8 @@
 # mypy (with the pydantic plugin, mypy.ini) over the layer, tools/ and every function.
 #
 # One run for the layer (eventlog, eventlog_api) and tools/ (the `files` of mypy.ini), then one
-# per functions/<name>/: each folder is a flat set of top-level modules (app, tracker_routes...)
-# whose names repeat from folder to folder, so no single run can hold two of them. The runs
+# per functions/<name>/: each folder is a flat set of top-level modules, and every folder has
+# an app.py, so no single run can hold two of them. The runs
 # share mypy's cache: the layer is analysed once. Exits non-zero if any run finds an error.
 #
 # Usage: tools/typecheck.sh [MYPY]   (default: .venv/bin/mypy, else mypy on the PATH)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import alert_rule_routes
 import subscription_routes
-import tracker_routes
+import tracker_admin_routes
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
@@ -34,7 +34,7 @@ logger = Logger()
 app = create_resolver()
 app.include_router(alert_rule_routes.router)
 app.include_router(subscription_routes.router)
-app.include_router(tracker_routes.router)
+app.include_router(tracker_admin_routes.router)
 
 PageLimit = Annotated[int, Query(ge=1, le=100)]
 

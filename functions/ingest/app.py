@@ -1,30 +1,32 @@
-"""Ingest: POST /apps/{app_id}/events, one event or a batch of up to 100; seed 002's POST /logs
-(a JSON log object or one text log line)."""
+"""Ingest: POST /apps/{app_id}/events, one event or a batch of up to 100. The seed profiles'
+write routes are in their routers: seed 000 (`event_logging_ingest_routes`), 001
+(`tracker_ingest_routes`), 002 (`log_processing_ingest_routes`), 003 (`consumer_ingest_routes`)."""
 
 from http import HTTPStatus
 from typing import Any
 
-import consumer_routes
-import event_logging_routes
-import tracker_routes
+import consumer_ingest_routes
+import event_logging_ingest_routes
+import log_processing_ingest_routes
+import tracker_ingest_routes
 from answers import answer_once
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from eventlog_api import caller_app_id, create_resolver, json_body, json_response, text_body
+from eventlog_api import create_resolver, json_body, json_response
 
-from eventlog import ingestion, logs
+from eventlog import ingestion
 from eventlog.models.events import BatchResult, Event
-from eventlog.models.logs import LogAccepted
 
 logger = Logger()
 metrics = Metrics()
 app = create_resolver()
-app.include_router(consumer_routes.router)
-app.include_router(event_logging_routes.router)
-app.include_router(tracker_routes.router)
+app.include_router(consumer_ingest_routes.router)
+app.include_router(event_logging_ingest_routes.router)
+app.include_router(log_processing_ingest_routes.router)
+app.include_router(tracker_ingest_routes.router)
 
 
 def _batch_status(result: BatchResult) -> HTTPStatus:
@@ -62,21 +64,6 @@ def post_events(app_id: int) -> Response[Event | BatchResult]:
     payload = json_body(app)
     answer = answer_once(app, f"app:{app_id}", lambda: _ingest(app_id, payload))
     return json_response(answer["body"], answer["status"])
-
-
-@app.post("/logs", status_code=HTTPStatus.CREATED)
-def post_log() -> Response[LogAccepted]:
-    """Seed 002: into the caller's app (an admin's: the default app)."""
-    stored = logs.ingest_log(caller_app_id(app), text_body(app, "a log"))
-    logger.info("log stored", extra={"app_id": stored.app_id, "event_id": stored.id})
-    return json_response(LogAccepted(), HTTPStatus.CREATED)
-
-
-@app.exception_handler(logs.InvalidLogError)
-def _invalid_log(error: logs.InvalidLogError) -> Response:
-    # The seed's exact body; what was wrong goes to the log.
-    logger.info("invalid log data", extra={"details": error.details})
-    return json_response({"error": "Invalid log data"}, HTTPStatus.BAD_REQUEST)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

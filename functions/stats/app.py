@@ -8,7 +8,7 @@ not a field, so that the seed profiles' bodies stay as their clients know them.
 
 from typing import Annotated
 
-import tracker_routes
+import tracker_stats_routes
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -39,7 +39,7 @@ AS_OF_HEADER = "X-Eventlog-As-Of"
 
 logger = Logger()
 app = create_resolver()
-app.include_router(tracker_routes.router)
+app.include_router(tracker_stats_routes.router)
 
 
 def freshness(resolver: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:

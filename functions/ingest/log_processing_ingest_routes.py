@@ -1,0 +1,30 @@
+"""Seed 002 (log processing): POST /logs, a JSON log object or one text log line, into the
+caller's app (an admin's: the default app)."""
+
+from http import HTTPStatus
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from eventlog_api import caller_app_id, json_response, text_body
+
+from eventlog import logs
+from eventlog.models.logs import LogAccepted
+
+logger = Logger(child=True)
+router = Router()
+
+
+@router.post("/logs", status_code=HTTPStatus.CREATED)
+def post_log() -> Response[LogAccepted]:
+    """Seed 002: into the caller's app (an admin's: the default app)."""
+    stored = logs.ingest_log(caller_app_id(router), text_body(router, "a log"))
+    logger.info("log stored", extra={"app_id": stored.app_id, "event_id": stored.id})
+    return json_response(LogAccepted(), HTTPStatus.CREATED)
+
+
+@router.exception_handler(logs.InvalidLogError)
+def _invalid_log(error: logs.InvalidLogError) -> Response:
+    # The seed's exact body; what was wrong goes to the log.
+    logger.info("invalid log data", extra={"details": error.details})
+    return json_response({"error": "Invalid log data"}, HTTPStatus.BAD_REQUEST)
