@@ -34,7 +34,8 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import cached_property
+from typing import Any, Generic, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
@@ -48,6 +49,8 @@ from eventlog.models.events import Event
 from eventlog.timeutil import parse_iso, utcnow
 
 logger = Logger(child=True)
+K = TypeVar("K")
+V = TypeVar("V")
 
 # TransactWriteItems takes 100 actions: the rest are the marker and at most two guards.
 MAX_CHUNK_ITEMS = 97
@@ -73,6 +76,15 @@ class Record:
     @property
     def position(self) -> int:
         return int(self.sequence)
+
+    @cached_property
+    def items_touched(self) -> set[tuple[str, str]]:
+        """The keys of the aggregate items its changes add to (a name or service counted under
+        the overflow still counts its own): what cutting chunks weighs, once per record."""
+        deltas = Deltas()
+        for event, sign in self.changes:
+            deltas.add(event, sign)
+        return set(deltas.items) | {key_of(found.key()) for found in deltas.dimension_counts}
 
 
 def parse(raw: dict[str, Any]) -> Record:
@@ -112,31 +124,32 @@ def _parse(record: DynamoDBRecord, sequence: str, raw: dict[str, Any]) -> Record
 # ---------------------------------------------------------------- state kept between chunks
 
 
-class _KnownValues:
-    """Names and services known to have their own item (they never lose it): an LRU kept for
-    the life of the container, so a steady app's chunks read nothing before writing."""
+class _Recent(Generic[K, V]):
+    """A mapping kept for the life of the container that forgets its least recently used
+    entries beyond `size`."""
 
     def __init__(self, size: int = KNOWN_VALUES_CACHED):
         self.size = size
-        self._values: OrderedDict[DimensionValue, None] = OrderedDict()
+        self._entries: OrderedDict[K, V] = OrderedDict()
 
-    def __contains__(self, value: DimensionValue) -> bool:
-        if value in self._values:
-            self._values.move_to_end(value)
-            return True
-        return False
+    def get(self, key: K) -> V | None:
+        if key in self._entries:
+            self._entries.move_to_end(key)
+        return self._entries.get(key)
 
-    def add(self, value: DimensionValue) -> None:
-        self._values[value] = None
-        self._values.move_to_end(value)
-        while len(self._values) > self.size:
-            self._values.popitem(last=False)
+    def put(self, key: K, value: V) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
 
     def clear(self) -> None:
-        self._values.clear()
+        self._entries.clear()
 
 
-known_values = _KnownValues()
+# Names and services known to have their own item (they never lose it): a steady app's chunks
+# read nothing before writing.
+known_values: _Recent[DimensionValue, bool] = _Recent()
 
 
 class _Rules:
@@ -175,19 +188,12 @@ def chunk_end(records: list[Record], start: int) -> int:
     touched: set[tuple[str, str]] = set()
     end = start
     while end < len(records):
-        adding = touched.union(_items_touched(records[end]))
+        adding = touched.union(records[end].items_touched)
         if len(adding) > MAX_CHUNK_ITEMS and end > start:
             break
         touched = adding
         end += 1
     return end
-
-
-def _items_touched(record: Record) -> set[tuple[str, str]]:
-    deltas = Deltas()
-    for event, sign in record.changes:
-        deltas.add(event, sign)
-    return set(deltas.items) | {key_of(found.key()) for found in deltas.dimension_counts}
 
 
 def guards_of(records: list[Record]) -> set[int]:
@@ -220,7 +226,7 @@ def _place_dimensions(deltas: Deltas) -> set[tuple[str, str]]:
     """Decide which names and services get an item of their own (the day's limit applied);
     returns the keys of the items to create, each created once (a condition)."""
     limit = get_settings().name_cardinality_limit
-    unknown = [value for value in deltas.dimension_counts if value not in known_values]
+    unknown = [value for value in deltas.dimension_counts if not known_values.get(value)]
     keys = {key_of(value.key()): value.key() for value in unknown}
     keys |= {key_of(value.day_key): value.day_key for value in unknown}
     stored = {
@@ -232,10 +238,10 @@ def _place_dimensions(deltas: Deltas) -> set[tuple[str, str]]:
     new_by_day: dict[tuple[int, str, str], list[DimensionValue]] = defaultdict(list)
     for value in unknown:
         if key_of(value.key()) in stored:
-            known_values.add(value)
+            known_values.put(value, True)
         elif value in deltas.positive_values:
             new_by_day[(value.app_id, value.dimension, value.day)].append(value)
-    own = {value for value in deltas.dimension_counts if value in known_values}
+    own = {value for value in deltas.dimension_counts if known_values.get(value)}
     creating: set[tuple[str, str]] = set()
     for new in new_by_day.values():
         counter = new[0].dimension.distinct_counter
@@ -259,16 +265,12 @@ class _SeenTimes:
     time at or before one of them is dropped before the transaction, whose condition would
     otherwise cancel it (a late event, counted after a later one of its message group)."""
 
-    def __init__(self, size: int = KNOWN_VALUES_CACHED):
-        self.size = size
-        self._times: OrderedDict[tuple[str, str, str], int] = OrderedDict()
+    def __init__(self) -> None:
+        self._times: _Recent[tuple[str, str, str], int] = _Recent()
 
     def note(self, key: tuple[str, str], name: str, ms: int) -> None:
         entry = (*key, name)
-        self._times[entry] = max(ms, self._times.get(entry, 0))
-        self._times.move_to_end(entry)
-        while len(self._times) > self.size:
-            self._times.popitem(last=False)
+        self._times.put(entry, max(ms, self._times.get(entry) or 0))
 
     def drop_stale(self, deltas: Deltas) -> None:
         for delta in deltas.items.values():
@@ -276,7 +278,7 @@ class _SeenTimes:
             delta.last_seen = {
                 name: ms
                 for name, ms in delta.last_seen.items()
-                if self._times.get((*key, name), 0) < ms
+                if (self._times.get((*key, name)) or 0) < ms
             }
 
     def read(self, keys: set[tuple[str, str]]) -> None:
