@@ -194,6 +194,24 @@ def aws_client(service_name: str) -> Any:
     return boto3.client(service_name)
 
 
+def create_key_table(name: str, **options: Any) -> dict[str, Any]:
+    """A table keyed by string `pk` and `sk`, on demand, in the current moto: its description.
+    `options` go to CreateTable (a StreamSpecification, say)."""
+    return aws_client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        **options,
+    )["TableDescription"]
+
+
 class _WarmBoto3:
     """What provisioning sees as `boto3`."""
 
@@ -738,6 +756,35 @@ def stack() -> Iterator[LocalStackProcess]:
         yield running
 
 
+class EventRecords:
+    """The events table's stream from where it stopped last time: the records of events (what
+    the aggregator's FilterCriteria lets through), as GetRecords returns them."""
+
+    def __init__(self, stream_arn: str, **client_options: Any):
+        # moto does not know botocore's account-based streams endpoint.
+        config = botocore.config.Config(account_id_endpoint_mode="disabled")
+        self._streams = boto3.client("dynamodbstreams", config=config, **client_options)
+        shard = self._streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]
+        self._iterator = self._streams.get_shard_iterator(
+            StreamArn=stream_arn,
+            ShardId=shard["Shards"][0]["ShardId"],
+            ShardIteratorType="TRIM_HORIZON",
+        )["ShardIterator"]
+
+    def read(self) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        while True:
+            reply = self._streams.get_records(ShardIterator=self._iterator)
+            self._iterator = reply["NextShardIterator"]
+            if not reply["Records"]:
+                return records
+            records += [
+                record
+                for record in reply["Records"]
+                if record["dynamodb"]["Keys"]["sk"]["S"].startswith("E#")
+            ]
+
+
 class Watermarks:
     """Waits, as a client would, until each app's statistics count what was written to it.
 
@@ -756,40 +803,25 @@ class Watermarks:
             "aws_access_key_id": "testing",
             "aws_secret_access_key": "testing",
         }
-        self._streams = boto3.client(
-            "dynamodbstreams",
-            config=botocore.config.Config(account_id_endpoint_mode="disabled"),
-            **options,
-        )
         self._aggregates = boto3.client("dynamodb", **options)
         table = self._aggregates.describe_table(TableName="EventsTable")["Table"]
-        arn = table["LatestStreamArn"]
-        shard = self._streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
-        self._iterator = self._streams.get_shard_iterator(
-            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
+        self._records = EventRecords(table["LatestStreamArn"], **options)
         self._lock = threading.Lock()
 
     def _changes(self) -> dict[int, float]:
         """The newest change of each app since the last call (epoch seconds)."""
         newest: dict[int, float] = {}
-        while True:
-            reply = self._streams.get_records(ShardIterator=self._iterator)
-            self._iterator = reply["NextShardIterator"]
-            for record in reply["Records"]:
-                change = record["dynamodb"]
-                if not change["Keys"]["sk"]["S"].startswith("E#"):
-                    continue
-                app_id = int(change["Keys"]["pk"]["S"].removeprefix("APP#"))
-                image = change.get("NewImage") if record["eventName"] == "INSERT" else None
-                at = (
-                    datetime.fromisoformat(image["received_at"]["S"].replace("Z", "+00:00"))
-                    if image
-                    else change["ApproximateCreationDateTime"]
-                ).timestamp()
-                newest[app_id] = max(at, newest.get(app_id, 0.0))
-            if not reply["Records"]:
-                return newest
+        for record in self._records.read():
+            change = record["dynamodb"]
+            app_id = int(change["Keys"]["pk"]["S"].removeprefix("APP#"))
+            image = change.get("NewImage") if record["eventName"] == "INSERT" else None
+            at = (
+                datetime.fromisoformat(image["received_at"]["S"].replace("Z", "+00:00"))
+                if image
+                else change["ApproximateCreationDateTime"]
+            ).timestamp()
+            newest[app_id] = max(at, newest.get(app_id, 0.0))
+        return newest
 
     def _as_of(self, app_id: int) -> float:
         item = self._aggregates.get_item(

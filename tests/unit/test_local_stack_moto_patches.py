@@ -1,31 +1,20 @@
 """local_stack.moto_patches: a cancelled transaction leaves every item as it was, and a
 committed one applies every action, with only the touched items copied."""
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from local_stack import moto_patches
+from tests.conftest import aws_client, create_key_table
 
 
 @pytest.fixture
 def table():
     moto_patches.apply()
     with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="T",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_key_table("T")
+        client = aws_client("dynamodb")
         client.put_item(TableName="T", Item={"pk": {"S": "a"}, "sk": {"S": "1"}, "n": {"N": "1"}})
         yield client
 

@@ -29,7 +29,7 @@ from local_stack.streams import (
     stream_record,
 )
 from local_stack.template import Template, TemplateError
-from tests.conftest import TEMPLATE_PATH, aws_client, load_template
+from tests.conftest import TEMPLATE_PATH, aws_client, create_key_table, load_template
 
 TABLE = "Items"
 FAILURE_QUEUE = "Failures"
@@ -42,19 +42,10 @@ WHERE = "Consumer.Events.Stream"
 def stream_arn() -> Iterator[str]:
     """A table with a NEW_AND_OLD_IMAGES stream, and the failure queue, in a fresh moto."""
     with mock_aws():
-        table = aws_client("dynamodb").create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
+        table = create_key_table(
+            TABLE,
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )["TableDescription"]
+        )
         aws_client("sqs").create_queue(QueueName=FAILURE_QUEUE)
         yield table["LatestStreamArn"]
 

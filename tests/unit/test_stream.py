@@ -12,9 +12,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from eventlog import db, ingestion, stats, stream
 from eventlog.models.stats import (
@@ -25,7 +23,7 @@ from eventlog.models.stats import (
     TopMessagesQuery,
 )
 from local_stack.streams import stream_record
-from tests.conftest import aws_client
+from tests.conftest import EventRecords, aws_client
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 RANGE = {"since": NOW - timedelta(days=2), "until": NOW + timedelta(days=2)}
@@ -37,22 +35,10 @@ class StreamReader:
 
     def __init__(self, stream_arn: str):
         self.arn = stream_arn
-        self.client = boto3.client(
-            "dynamodbstreams", config=Config(account_id_endpoint_mode="disabled")
-        )
-        shard = self.client.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
-        self.iterator = self.client.get_shard_iterator(
-            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
+        self.records = EventRecords(stream_arn)
 
     def new_records(self) -> list[dict[str, Any]]:
-        reply = self.client.get_records(ShardIterator=self.iterator)
-        self.iterator = reply["NextShardIterator"]
-        return [
-            stream_record(record, self.arn)
-            for record in reply["Records"]
-            if record["dynamodb"]["Keys"]["sk"]["S"].startswith("E#")  # the FilterCriteria
-        ]
+        return [stream_record(record, self.arn) for record in self.records.read()]
 
 
 @pytest.fixture
