@@ -53,7 +53,7 @@ import time
 import traceback
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -1906,6 +1906,18 @@ def _print_imports(boto3_import: ImportCost, imports: list[ImportCost]) -> None:
         print(f"   {cost.label:<30} {', '.join(f'{name} {ms:.0f} ms' for name, ms in cost.extra)}")
 
 
+def _print_rule_effect(
+    what: str, runs_per_rule_count: Sequence[Sequence[Any]], counts: str
+) -> None:
+    """Whether the WCU per event of single events and of batches change with the rules."""
+    for index, kind in enumerate(("single events", f"batches of {BATCH}")):
+        figures = [runs[index].wcu_per_event for runs in runs_per_rule_count]
+        same = all(abs(figure - figures[0]) < 1e-9 for figure in figures)
+        shown = " / ".join(f"{figure:.2f}" for figure in figures)
+        verdict = "unchanged by the rules" if same else "CHANGED by the rules"
+        print(f"   {what} WCU per event, {kind}, {counts} rules: {shown}: {verdict}")
+
+
 def _print_notifications(results: NotifyResults) -> None:
     registry = next(name for name, logical in results.tables.items() if logical == "RegistryTable")
     _notes(
@@ -1924,12 +1936,7 @@ def _print_notifications(results: NotifyResults) -> None:
                 f"{run.handler.read_units / run.requests:>7.2f}   no target"
             )
     counts = " / ".join(str(rule_run.rules) for rule_run in results.rules)
-    for index, kind in enumerate(("single events", f"batches of {BATCH}")):
-        figures = [rule_run.runs[index].wcu_per_event for rule_run in results.rules]
-        same = all(abs(figure - figures[0]) < 1e-9 for figure in figures)
-        shown = " / ".join(f"{figure:.2f}" for figure in figures)
-        verdict = "unchanged by the rules" if same else "CHANGED by the rules"
-        print(f"   ingest WCU per event, {kind}, {counts} rules: {shown}: {verdict}")
+    _print_rule_effect("ingest", [rule_run.runs for rule_run in results.rules], counts)
     print(
         f"   {'aggregator, after them':<40} {'events':>6} {'inv':>4} {'WCU/event':>9} "
         f"{'RCU/event':>9} {'Query RCU/inv':>13} {'items/KB':>9} {'extra/event':>11} "
@@ -1951,12 +1958,7 @@ def _print_notifications(results: NotifyResults) -> None:
                 f"{agg.wcu_per_event:>9.2f} {agg.rcu_per_event:>9.3f} {query_rcu:>13.2f} "
                 f"{f'{items:.0f} / {kb:.1f}':>9} {extra:>+11.3f} {queued / agg.events:>10.2f}"
             )
-    for index, kind in enumerate(("single events", f"batches of {BATCH}")):
-        figures = [rule_run.aggregated[index].wcu_per_event for rule_run in results.rules]
-        same = all(abs(figure - figures[0]) < 1e-9 for figure in figures)
-        shown = " / ".join(f"{figure:.2f}" for figure in figures)
-        verdict = "unchanged by the rules" if same else "CHANGED by the rules"
-        print(f"   aggregator WCU per event, {kind}, {counts} rules: {shown}: {verdict}")
+    _print_rule_effect("aggregator", [rule_run.aggregated for rule_run in results.rules], counts)
     _notes(
         "Query RCU/inv: the read of the app and its rules (eventually consistent), once per app "
         "and invocation; items / KB: what it evaluated; extra/event: the aggregator's units (WCU "
