@@ -157,6 +157,7 @@ class _Rules:
 
     def __init__(self) -> None:
         self._rules: dict[int, list[AlertRule]] = {}
+        self._conditional: dict[int, list[tuple[AlertRule, datetime]]] = {}
 
     def of(self, app_id: int) -> list[AlertRule]:
         if app_id not in self._rules:
@@ -172,11 +173,19 @@ class _Rules:
         received = parse_iso(event.received_at)
         return [
             rule.id
-            for rule in self.of(event.app_id)
-            if rule.condition is not None
-            and parse_iso(rule.created_at) <= received
-            and rule.matches(event.level, event.name, event.service)
+            for rule, created in self._with_condition(event.app_id)
+            if created <= received and rule.matches(event.level, event.name, event.service)
         ]
+
+    def _with_condition(self, app_id: int) -> list[tuple[AlertRule, datetime]]:
+        """The app's rules with a condition, and when each was created (parsed once)."""
+        if app_id not in self._conditional:
+            self._conditional[app_id] = [
+                (rule, parse_iso(rule.created_at))
+                for rule in self.of(app_id)
+                if rule.condition is not None
+            ]
+        return self._conditional[app_id]
 
 
 # ---------------------------------------------------------------- chunks
