@@ -317,13 +317,12 @@ class DimensionDay:
     day: datetime
     counters: dict[str, int]
 
-    def hours(self, levels: Iterable[str] | None = None) -> Iterable[tuple[datetime, int]]:
-        """(start of the hour, count) of every hour with counts at these levels (None: all)."""
-        wanted = None if levels is None else set(levels)
+    def hours(self) -> Iterable[tuple[datetime, int]]:
+        """(start of the hour, count) of every hour with counts, all levels together."""
         per_hour: Counter[int] = Counter()
         for counter, count in self.counters.items():
             parsed = parse_hour_counter(counter)
-            if parsed and (wanted is None or parsed[1] in wanted):
+            if parsed:
                 per_hour[parsed[0]] += count
         for hour in sorted(per_hour):
             yield self.day.replace(hour=hour), per_hour[hour]
