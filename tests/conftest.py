@@ -148,8 +148,8 @@ class FakeAws:
 def _clear_core_caches() -> None:
     from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
 
-    from eventlog import stream
-    from eventlog.config import get_settings
+    from eventlog.base.config import get_settings
+    from eventlog.stats import stream
 
     get_settings.cache_clear()
     # What an earlier moto context's aggregates held.
@@ -288,7 +288,8 @@ class DynamoDBCalls:
 
 def core_dynamodb_clients() -> list[Any]:
     """The clients every DynamoDB call of the core goes through (tables, idempotency records)."""
-    from eventlog import db, idempotency, notifications
+    from eventlog.delivery import notifications
+    from eventlog.storage import db, idempotency
 
     return [db.client(), idempotency._persistence().client, notifications._persistence().client]
 
@@ -324,48 +325,48 @@ def _dynamodb_uses_keys_only(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture
 def app(aws: FakeAws) -> Any:
-    """An app (eventlog.apps.create_app): id, name, created_at and its plaintext ingest key."""
-    from eventlog.apps import create_app
+    """An app (eventlog.access.apps.create_app): id, name, created_at, plaintext ingest key."""
+    from eventlog.access.apps import create_app
 
     return create_app("shop")
 
 
 @pytest.fixture
 def other_app(aws: FakeAws) -> Any:
-    from eventlog.apps import create_app
+    from eventlog.access.apps import create_app
 
     return create_app("warehouse")
 
 
 @pytest.fixture
 def admin_key(aws: FakeAws) -> Any:
-    from eventlog.keys import create_key
+    from eventlog.access.keys import create_key
+    from eventlog.access.principal import Role
     from eventlog.models.admin import KeyIn
-    from eventlog.principal import Role
 
     return create_key(KeyIn(role=Role.ADMIN, label="tests admin"))
 
 
 @pytest.fixture
 def user_key(app: Any) -> Any:
-    from eventlog.keys import create_key
+    from eventlog.access.keys import create_key
+    from eventlog.access.principal import Role
     from eventlog.models.admin import KeyIn
-    from eventlog.principal import Role
 
     return create_key(KeyIn(role=Role.USER, app_id=app.id, label="tests user"))
 
 
 @pytest.fixture
 def store_event(aws: FakeAws) -> Callable[..., Any]:
-    """Write an event straight through the repository, received at a chosen time.
+    """Write an event straight through the event store, received at a chosen time.
 
     `store_event(app_id, received, expires_at=None, **fields)` returns the stored Event; fields
     default to an INFO event with a message. `expires_at` (epoch seconds) defaults to retention.
     """
-    from eventlog import repository
-    from eventlog.ids import new_ulid
+    from eventlog.base.ids import new_ulid
+    from eventlog.base.timeutil import epoch_seconds, format_iso
     from eventlog.models.events import Event
-    from eventlog.timeutil import epoch_seconds, format_iso
+    from eventlog.storage import event_store
 
     def store(
         app_id: int, received: datetime, expires_at: int | None = None, **fields: Any
@@ -380,7 +381,7 @@ def store_event(aws: FakeAws) -> Callable[..., Any]:
         )
         if expires_at is None:
             expires_at = epoch_seconds(received + timedelta(days=30))
-        repository.put_new_events([event], expires_at)
+        event_store.put_new_events([event], expires_at)
         return event
 
     return store
@@ -736,7 +737,7 @@ def receiver() -> Iterator[LoopbackReceiver]:
 @pytest.fixture
 def loopback_targets(aws: FakeAws, monkeypatch: pytest.MonkeyPatch) -> None:
     """Allow webhook and subscription targets on loopback, as the local stack does."""
-    from eventlog.config import get_settings
+    from eventlog.base.config import get_settings
 
     monkeypatch.setenv("ALLOWED_TARGET_NETWORKS", "127.0.0.0/8,::1/128")
     get_settings.cache_clear()

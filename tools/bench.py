@@ -12,8 +12,8 @@ samples in events/, the REQUEST authorizer invoked first, as ReauthorizeEvery: 0
 against the template's tables provisioned in moto in-process (with the local stack's patch of
 moto's transactions, `local_stack.moto_patches`). Capacity is computed per request from
 DynamoDB's documented rules by `capacity.CapacityMeter` (moto's own figures are not reliable),
-attached to the core's client `eventlog.db.client()`: see tools/capacity.py for the rules. Setup
-(apps, keys, filling tables) is not counted.
+attached to the core's client `eventlog.storage.db.client()`: see tools/capacity.py for the
+rules. Setup (apps, keys, filling tables) is not counted.
 
 Ingest only stores events (section 1). The events table's stream feeds the aggregator
 (functions/aggregator/app.py), which counts them into the aggregates: section 1b drives it with
@@ -199,7 +199,7 @@ class Stack:
             name: self._load(f"functions/{name}/")
             for name in ("authorizer", "ingest", "query", "stats", "aggregator")
         }
-        from eventlog import db
+        from eventlog.storage import db
 
         self.meter = CapacityMeter(boto3.client("dynamodb"))  # a client of its own: not hooked
         self.meter.attach(db.client())  # the core's client, which every handler uses
@@ -280,9 +280,9 @@ class Stack:
 
     def tenant(self, name: str) -> Tenant:
         """An app with its ingest key and a user key (setup: created through the core)."""
-        from eventlog import apps, keys
+        from eventlog.access import apps, keys
+        from eventlog.access.principal import Role
         from eventlog.models.admin import KeyIn
-        from eventlog.principal import Role
 
         created = apps.create_app(name)
         user = keys.create_key(KeyIn(role=Role.USER, app_id=created.id, label="bench"))
@@ -530,7 +530,7 @@ def unqueued() -> Iterator[None]:
     moto's SendMessage counts every message of its queue, so the thousands of messages the
     ERROR events would queue (by the default rule every app has) would take it minutes, growing
     with the square. Queueing consumes no DynamoDB capacity (section 5 queues, and counts)."""
-    from eventlog import notify_queue
+    from eventlog.delivery import notify_queue
 
     with mock.patch.object(notify_queue, "enqueue_matches", return_value=0):
         yield
@@ -539,7 +539,7 @@ def unqueued() -> Iterator[None]:
 def store(stack: Stack, app_id: int, events: list[dict[str, Any]]) -> None:
     """Store events through the core's `ingest_batch`, FILL_CHUNK a call and in order, so the
     stream holds them as listed (setup: not counted; the request path is section 1)."""
-    from eventlog import ingestion
+    from eventlog.events import ingestion
 
     accepted = 0
     with stack.meter.paused(), mock.patch.object(ingestion, "MAX_BATCH", FILL_CHUNK):
@@ -552,13 +552,13 @@ def store(stack: Stack, app_id: int, events: list[dict[str, Any]]) -> None:
 
 def new_app(stack: Stack, name: str) -> int:
     """A new app's id (setup: not counted)."""
-    from eventlog import apps
+    from eventlog.access import apps
 
     with stack.meter.paused():
         return int(apps.create_app(name).id)
 
 
-ITEM_KINDS = {  # the part of an aggregate item's pk naming its kind (eventlog.aggregation)
+ITEM_KINDS = {  # the part of an aggregate item's pk naming its kind (eventlog.stats.aggregation)
     "MINUTE": "counts",
     "HOUR": "counts",
     "DAY": "counts",
@@ -594,7 +594,7 @@ class AggregateWrites:
 
     @contextlib.contextmanager
     def recording(self) -> Iterator[None]:
-        from eventlog import db
+        from eventlog.storage import db
 
         emitter = db.client().meta.events
         hooks = (
@@ -930,7 +930,7 @@ def measure_reads(
 # ---------------------------------------------------------------- 3. statistics
 
 # Twelve message shapes, three of each kind, which fingerprint into four message groups
-# (eventlog.fingerprint): the variable parts are an email and an address, a UUID and a number,
+# (eventlog.stats.fingerprint): the variable parts are an email and an address, a UUID and a number,
 # numbers, a quoted key and a time.
 MESSAGE_SHAPES = (
     "user u{i}@example.com signed in from 10.0.{a}.{b}",
@@ -1195,7 +1195,7 @@ def measure_imports(runs: int) -> tuple[ImportCost, list[ImportCost]]:
 
 # ---------------------------------------------------------------- 5. notifications and propagation
 
-RULES_MANY = 25  # eventlog.alerts.MAX_RULES_PER_APP: the most an app can have
+RULES_MANY = 25  # eventlog.delivery.alerts.MAX_RULES_PER_APP: the most an app can have
 RULE_SINGLES = 10  # single ERROR events per app in (a)
 RULE_BATCHES = 1  # batches of BATCH ERROR events per app in (a)
 RULES_MATCHING = 4  # of the rules added in (a), those on the names the bench sends
@@ -1268,7 +1268,7 @@ class NotificationQueue:
     def __init__(self) -> None:
         import boto3
 
-        from eventlog.config import get_settings
+        from eventlog.base.config import get_settings
 
         self._sqs = boto3.client("sqs")
         self._url = get_settings().notification_queue_url
@@ -1307,7 +1307,7 @@ def _extra_rule(number: int, url: str) -> Any:
 def measure_rules(stack: Stack, queue: NotificationQueue, url: str) -> list[RuleRun]:
     """(a) The write path of apps with 0, 1 (the default) and RULES_MANY alert rules: the ingest
     requests, then the aggregator over the events they stored (one invocation each time)."""
-    from eventlog import alerts
+    from eventlog.delivery import alerts
     from eventlog.models.base import Level
 
     base = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
@@ -1375,7 +1375,8 @@ def _sqs_event(bodies: list[str], receive_count: int = 1) -> dict[str, Any]:
 
 def measure_notifier(stack: Stack, receiver: LoopbackReceiver) -> list[UnitsRun]:
     """(b) The notifier's units per message, (event, rule) as the write path queues them."""
-    from eventlog import alerts, ingestion, notify_queue
+    from eventlog.delivery import alerts, notify_queue
+    from eventlog.events import ingestion
     from eventlog.models.alerts import AlertRuleIn
 
     notifier = stack.functions["notifier"]
@@ -1462,8 +1463,9 @@ def measure_notifier(stack: Stack, receiver: LoopbackReceiver) -> list[UnitsRun]
 
 def measure_propagator(stack: Stack, receiver: LoopbackReceiver) -> list[UnitsRun]:
     """(c) One subscription forwarding PROPAGATED events, then a run with nothing new."""
-    from eventlog import apps, propagation, subscriptions
-    from eventlog.config import get_settings
+    from eventlog.access import apps
+    from eventlog.base.config import get_settings
+    from eventlog.delivery import propagation, subscriptions
     from eventlog.models.subscriptions import SubscriptionIn
 
     propagator = stack.functions["propagator"]
@@ -1508,8 +1510,9 @@ def measure_propagator(stack: Stack, receiver: LoopbackReceiver) -> list[UnitsRu
 
 
 def measure_notifications(stack: Stack) -> NotifyResults:
-    from eventlog import idempotency, notifications
-    from eventlog.config import get_settings
+    from eventlog.base.config import get_settings
+    from eventlog.delivery import notifications
+    from eventlog.storage import idempotency
 
     started = time.monotonic()
     for name in ("notifier", "propagator"):
@@ -2153,8 +2156,9 @@ def report(results: Results, seconds: float) -> list[Target]:
         f"{verdicts['ERROR']} not measured; {seconds:.0f} s"
     )
     print(
-        "\nHow capacity is counted: every DynamoDB request the core's client (eventlog.db.client(),"
-        "\nwhich the handlers use, the aggregator included) sends is priced by tools/capacity.py"
+        "\nHow capacity is counted: every DynamoDB request the core's client"
+        "\n(eventlog.storage.db.client(), which the handlers use, the aggregator included) sends"
+        "\nis priced by tools/capacity.py"
         "\nwith DynamoDB's documented rules (the stream poller's own calls are Lambda's: not"
         "\ncounted): writes ceil(item size / 1 KB) per item (the larger of before and after; failed"
         "\nconditional writes included: a failed UpdateItem is priced on the item as it stands, at"

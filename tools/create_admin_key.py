@@ -24,9 +24,9 @@ def main() -> None:
     os.environ["REGISTRY_TABLE"] = outputs["RegistryTableName"]
     os.environ["OPERATOR_API_KEY_ID_PARAMETER"] = f"/eventlog/{args.stack}/operator-api-key-id"
 
-    from eventlog.keys import create_key
+    from eventlog.access.keys import create_key
+    from eventlog.access.principal import Role
     from eventlog.models.admin import KeyIn
-    from eventlog.principal import Role
 
     created = create_key(KeyIn(role=Role.ADMIN, label=args.label))
     print(f"API:       {outputs['ApiUrl']}")

@@ -7,7 +7,7 @@ UNTIL is excluded. With --endpoint-url (the "AWS (moto) endpoint" `make local` p
 stack's tables are used; with --stack, the deployed stack's (AWS credentials needed), and its
 RetentionDays and NameCardinalityLimit parameters. Prints what it changed, item by item (with
 --dry-run, what it would change), then a summary. Run it on days that get no new events, or run
-it twice: it races with the live aggregator (see eventlog/recount.py).
+it twice: it races with the live aggregator (see eventlog/stats/recount.py).
 """
 
 import argparse
@@ -21,7 +21,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 if TYPE_CHECKING:  # the core is imported once the environment names its tables
-    from eventlog.recount import ItemChange, RecountPlan
+    from eventlog.stats.recount import ItemChange, RecountPlan
 
 # The local stack's tables are named by their logical ids.
 LOCAL_TABLES = {
@@ -209,9 +209,9 @@ def main(argv: list[str] | None = None) -> None:
         except (BotoCoreError, ClientError, ValueError) as error:
             parser.error(f"cannot read stack {args.stack!r}: {error}")
 
-    # Imported only now: eventlog.config reads the environment set above.
-    from eventlog import recount
-    from eventlog.errors import EventlogError
+    # Imported only now: eventlog.base.config reads the environment set above.
+    from eventlog.base.errors import EventlogError
+    from eventlog.stats import recount
 
     long_range = (args.until - args.since).days > LONG_RANGE_DAYS
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() or long_range else None

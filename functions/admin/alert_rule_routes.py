@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from eventlog_api import json_response
 
-from eventlog import alerts
+from eventlog.delivery import alerts
 from eventlog.models.alerts import AlertRule, AlertRuleIn, AlertRulePage, AlertRuleUpdate
 
 logger = Logger(child=True)

@@ -15,7 +15,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from deletion_deadline import deletion_deadline
 from eventlog_api import create_resolver, json_response
 
-from eventlog import apps, deletion, keys, tokens
+from eventlog.access import apps, keys, tokens
+from eventlog.events import deletion
 from eventlog.models.admin import (
     App,
     AppCreated,

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from eventlog_api import json_response
 
-from eventlog import subscriptions
+from eventlog.delivery import subscriptions
 from eventlog.models.subscriptions import (
     Subscription,
     SubscriptionIn,

@@ -8,8 +8,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from deletion_deadline import deletion_deadline
 from eventlog_api import caller_app_id, json_response
 
-from eventlog import tracker
-from eventlog.models.tracker import TrackerDeleted
+from eventlog.compat import tracker
+from eventlog.compat.models.tracker import TrackerDeleted
 
 logger = Logger(child=True)
 router = Router()

@@ -1,7 +1,7 @@
 """Aggregator: the events table's stream (DynamoDB Streams event source mapping).
 
 Counts every stored and deleted event into the aggregates exactly once, matches alert rules and
-queues notifications (`eventlog.stream`). The answer lists the first record not applied
+queues notifications (`eventlog.stats.stream`). The answer lists the first record not applied
 (`batchItemFailures`, the mapping's ReportBatchItemFailures): Lambda retries from there. A chunk
 is the unit of work, not a record, so Powertools' record-by-record BatchProcessor does not fit;
 its DynamoDB stream data classes read the records.
@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from eventlog import stream
+from eventlog.stats import stream
 
 logger = Logger()
 # Not Metrics(): its metrics live in class attributes shared by every function of a process

@@ -14,9 +14,9 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from eventlog import auth, usage
-from eventlog.errors import AuthenticationError
-from eventlog.principal import Principal, Role
+from eventlog.access import auth, usage
+from eventlog.access.principal import Principal, Role
+from eventlog.base.errors import AuthenticationError
 
 logger = Logger()
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 
-from eventlog import idempotency
+from eventlog.storage import idempotency
 
 
 def answer_once(

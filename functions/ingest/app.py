@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from eventlog_api import create_resolver, json_body, json_response
 
-from eventlog import ingestion
+from eventlog.events import ingestion
 from eventlog.models.events import BatchResult, Event
 
 logger = Logger()

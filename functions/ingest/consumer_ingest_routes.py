@@ -12,9 +12,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from eventlog_api import caller_app_id, json_body, json_response
 from pydantic import TypeAdapter, ValidationError
 
-from eventlog import ingestion, registry
-from eventlog.errors import InvalidInputError
-from eventlog.models.consumer import ConsumerAccepted, ConsumerEvent
+from eventlog.base.errors import InvalidInputError
+from eventlog.compat.models.consumer import ConsumerAccepted, ConsumerEvent
+from eventlog.events import ingestion
+from eventlog.storage import registry
 
 logger = Logger(child=True)
 metrics = Metrics()  # Powertools shares one metric set: app.py's handler publishes it

@@ -11,8 +11,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from eventlog_api import caller_app_id, json_body, json_response
 from pydantic import ValidationError
 
-from eventlog import ingestion, registry
-from eventlog.models.event_logging import LoggedEvent, LoggedEventIn
+from eventlog.compat.models.event_logging import LoggedEvent, LoggedEventIn
+from eventlog.events import ingestion
+from eventlog.storage import registry
 
 metrics = Metrics()  # Powertools shares metrics between instances: app.py's handler flushes them
 router = Router()

@@ -8,8 +8,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from eventlog_api import caller_app_id, json_response, text_body
 
-from eventlog import logs
-from eventlog.models.logs import LogAccepted
+from eventlog.compat import logs
+from eventlog.compat.models.logs import LogAccepted
 
 logger = Logger(child=True)
 router = Router()

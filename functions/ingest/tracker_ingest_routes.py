@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from eventlog_api import caller_app_id, json_body
 
-from eventlog import tracker
+from eventlog.compat import tracker
 
 logger = Logger(child=True)
 router = Router()

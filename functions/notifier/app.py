@@ -3,7 +3,7 @@
 Powertools Batch: each record is processed on its own, and the answer lists the records that
 failed (`batchItemFailures`, the event source mapping's ReportBatchItemFailures), so SQS retries
 only those; after NotificationMaxReceives receives a record moves to the dead-letter queue. The
-decisions and deliveries are in `eventlog.notifications`.
+decisions and deliveries are in `eventlog.delivery.notifications`.
 """
 
 from typing import Any
@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from eventlog import notifications
+from eventlog.delivery import notifications
 
 logger = Logger()
 # Not Metrics(): its metrics live in class attributes shared by every function of a process

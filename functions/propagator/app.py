@@ -1,7 +1,7 @@
 """Propagator: run by EventBridge Scheduler (`{}`, or the schedule's Input, which it ignores).
 
 Forwards each subscription's new events and writes the heartbeat, a round every
-PROPAGATION_INTERVAL_SECONDS for a minute when that is below 60 (see eventlog.propagation).
+PROPAGATION_INTERVAL_SECONDS for a minute when that is below 60 (see eventlog.delivery.propagation).
 One log line per subscription per round.
 """
 
@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from eventlog import propagation
+from eventlog.delivery import propagation
 
 logger = Logger()
 # Not Metrics(): its metrics live in class attributes shared by every function of a process

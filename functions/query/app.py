@@ -17,7 +17,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from eventlog_api import create_resolver, json_response, known_query
 
-from eventlog import queries
+from eventlog.events import queries
 from eventlog.models.events import Event, EventPage, EventQuery
 
 logger = Logger()

@@ -5,7 +5,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from eventlog_api import json_response, require_caller
 
-from eventlog import registry
+from eventlog.storage import registry
 
 logger = Logger(child=True)
 router = Router()

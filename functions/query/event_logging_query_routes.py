@@ -7,8 +7,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from eventlog_api import caller_app_id, json_response, known_query
 
-from eventlog import queries, registry
-from eventlog.models.event_logging import LoggedEvent, LoggedEventQuery
+from eventlog.compat.models.event_logging import LoggedEvent, LoggedEventQuery
+from eventlog.events import queries
+from eventlog.storage import registry
 
 router = Router()
 

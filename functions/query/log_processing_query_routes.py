@@ -7,8 +7,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from eventlog_api import caller_app_id, json_response, known_query
 
-from eventlog import logs
-from eventlog.models.logs import LogQuery, LogRecord
+from eventlog.compat import logs
+from eventlog.compat.models.logs import LogQuery, LogRecord
 
 router = Router()
 

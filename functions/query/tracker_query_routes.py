@@ -4,7 +4,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from eventlog_api import json_response
 
-from eventlog.models.tracker import Pong
+from eventlog.compat.models.tracker import Pong
 
 router = Router()
 

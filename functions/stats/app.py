@@ -18,7 +18,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from eventlog_api import caller_app_id, create_resolver, json_response, known_query
 
-from eventlog import stats
 from eventlog.models.stats import (
     ByLevel,
     ByName,
@@ -34,6 +33,7 @@ from eventlog.models.stats import (
     TopMessages,
     TopMessagesQuery,
 )
+from eventlog.stats import statistics
 
 AS_OF_HEADER = "X-Eventlog-As-Of"
 
@@ -46,9 +46,9 @@ def freshness(resolver: APIGatewayRestResolver, next_middleware: NextMiddleware)
     """Read the watermark before the counts, so that it never claims more than they hold."""
     path_app_id = (resolver.current_event.path_parameters or {}).get("app_id")
     if path_app_id is None:  # seed 001 and 002: the caller's app
-        as_of = stats.as_of(caller_app_id(resolver))
+        as_of = statistics.as_of(caller_app_id(resolver))
     else:  # a malformed id gets its 400 from the route
-        as_of = stats.as_of(int(path_app_id)) if path_app_id.isdigit() else None
+        as_of = statistics.as_of(int(path_app_id)) if path_app_id.isdigit() else None
     response = next_middleware(resolver)
     if as_of and response.status_code == 200:
         response.headers[AS_OF_HEADER] = as_of
@@ -61,31 +61,31 @@ app.use(middlewares=[freshness])
 @app.get("/apps/<app_id>/stats/timeseries")
 def timeseries(app_id: int, query: Annotated[TimeseriesQuery, Query()]) -> Response[Timeseries]:
     known_query(app, TimeseriesQuery)
-    return json_response(stats.timeseries(app_id, query))
+    return json_response(statistics.timeseries(app_id, query))
 
 
 @app.get("/apps/<app_id>/stats/by-level")
 def by_level(app_id: int, query: Annotated[CountsQuery, Query()]) -> Response[ByLevel]:
     known_query(app, CountsQuery)
-    return json_response(stats.by_level(app_id, query))
+    return json_response(statistics.by_level(app_id, query))
 
 
 @app.get("/apps/<app_id>/stats/by-name")
 def by_name(app_id: int, query: Annotated[LevelFilter, Query()]) -> Response[ByName]:
     known_query(app, LevelFilter)
-    return json_response(stats.by_name(app_id, query))
+    return json_response(statistics.by_name(app_id, query))
 
 
 @app.get("/apps/<app_id>/stats/top-messages")
 def top_messages(app_id: int, query: Annotated[TopMessagesQuery, Query()]) -> Response[TopMessages]:
     known_query(app, TopMessagesQuery)
-    return json_response(stats.top_messages(app_id, query))
+    return json_response(statistics.top_messages(app_id, query))
 
 
 @app.get("/apps/<app_id>/stats/hourly")
 def hourly(app_id: int, query: Annotated[HourlyQuery, Query()]) -> Response[Hourly]:
     known_query(app, HourlyQuery)
-    return json_response(stats.hourly(app_id, query))
+    return json_response(statistics.hourly(app_id, query))
 
 
 @app.get("/apps/<app_id>/stats/notifications")
@@ -93,13 +93,13 @@ def notifications(
     app_id: int, query: Annotated[StatsRange, Query()]
 ) -> Response[NotificationCounts]:
     known_query(app, StatsRange)
-    return json_response(stats.notifications(app_id, query))
+    return json_response(statistics.notifications(app_id, query))
 
 
 @app.get("/metrics")
 def metrics() -> Response[Metrics]:
     """Seed 002: all-time totals of the caller's app (an admin's: the `default` app)."""
-    return json_response(stats.metrics(caller_app_id(app)))
+    return json_response(statistics.metrics(caller_app_id(app)))
 
 
 PNG_RESPONSE: dict[int, OpenAPIResponse] = {
@@ -118,7 +118,7 @@ def hourly_png(app_id: int, query: Annotated[HourlyQuery, Query()]):
     return Response(
         status_code=200,
         content_type="image/png",
-        body=stats.hourly_png(app_id, query),
+        body=statistics.hourly_png(app_id, query),
         headers={"Cache-Control": "max-age=60"},
     )
 

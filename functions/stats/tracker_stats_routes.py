@@ -12,8 +12,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from eventlog_api import caller_app_id, json_response, known_query
 
-from eventlog import tracker
-from eventlog.models.tracker import DailyCount, DateRange, EventTotal, Frequency
+from eventlog.compat import tracker
+from eventlog.compat.models.tracker import DailyCount, DateRange, EventTotal, Frequency
 
 router = Router()
 

@@ -23,7 +23,15 @@ import pytest
 import requests
 from PIL import Image
 
-from eventlog.histogram import BAR_COLOR, HEIGHT, HOURS, PLOT_BOTTOM, PLOT_LEFT, PLOT_RIGHT, WIDTH
+from eventlog.stats.histogram import (
+    BAR_COLOR,
+    HEIGHT,
+    HOURS,
+    PLOT_BOTTOM,
+    PLOT_LEFT,
+    PLOT_RIGHT,
+    WIDTH,
+)
 from tests.conftest import settle
 
 TIMEOUT = 30

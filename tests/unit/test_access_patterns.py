@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from eventlog.access.principal import Role
+from eventlog.access.tokens import mint_token
 from eventlog.models.admin import TokenIn
-from eventlog.principal import Role
-from eventlog.tokens import mint_token
 
 # (name, call): call(api, world) makes one request and returns the reply, or the policy.
 ROUTES: list[tuple[str, Callable[[Any, dict], Any]]] = [
@@ -123,7 +123,7 @@ def test_route_uses_keys_and_indexes_only(api, world, dynamodb_calls, route, cal
 
 
 def test_the_guard_sees_a_scan(aws, dynamodb_calls):
-    from eventlog import db
+    from eventlog.storage import db
 
     db.events_table().scan(Limit=1)
     assert dynamodb_calls.forbidden() == ["Scan"]

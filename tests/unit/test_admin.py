@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from eventlog.auth import authenticate_key, verify_token
-from eventlog.principal import Role
-from eventlog.timeutil import parse_iso, utcnow
+from eventlog.access.auth import authenticate_key, verify_token
+from eventlog.access.principal import Role
+from eventlog.base.timeutil import parse_iso, utcnow
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
@@ -53,7 +53,7 @@ def test_apps_get_their_own_ids_and_ingest_keys(api, aws):
 
 
 def test_app_usage_keys_are_their_own(api, aws):
-    from eventlog.auth import app_usage_key
+    from eventlog.access.auth import app_usage_key
 
     first = api.create_app("first").body
     second = api.create_app("second").body
@@ -166,7 +166,7 @@ def test_create_user_key(api, app):
         app.id,
         created["id"],
     )
-    from eventlog.auth import app_usage_key
+    from eventlog.access.auth import app_usage_key
 
     assert usage_key == app_usage_key(app.id)
 

@@ -252,7 +252,7 @@ def test_deleting_a_rule_deletes_its_secrets(api, aws, app, receiver, loopback_t
 
 
 def test_an_app_has_a_bounded_number_of_rules(api, app, monkeypatch):
-    from eventlog import alerts
+    from eventlog.delivery import alerts
 
     monkeypatch.setattr(alerts, "MAX_RULES_PER_APP", 3)  # 25 in production: same code path
     for _ in range(2):  # and the default one
@@ -325,9 +325,10 @@ def test_a_huge_event_is_queued_without_its_payload(api, aws, app):
 def test_a_rule_counts_in_its_condition_only_the_events_after_its_creation(api, aws, app):
     """The stream processor counts an event for the rules with a condition that exist when it
     counts it: a new rule's counter starts at its creation, it does not look back."""
-    from eventlog import aggregation, alerts, notifications
-    from eventlog.buckets import Granularity, Run
-    from eventlog.timeutil import utcnow
+    from eventlog.base.timeutil import utcnow
+    from eventlog.delivery import alerts, notifications
+    from eventlog.stats import aggregation
+    from eventlog.stats.buckets import Granularity, Run
 
     payment = {"level": "ERROR", "name": "payment", "message": "card declined"}
     assert api.ingest(app.id, [payment] * 3).status == 201
@@ -361,8 +362,9 @@ def test_an_sns_topic_of_another_account_is_refused(api, app):
 
 
 def test_deleting_a_rule_forgets_its_cooldowns(api, aws, app):
-    from eventlog import alerts, db
+    from eventlog.delivery import alerts
     from eventlog.models.base import Level
+    from eventlog.storage import db
 
     rule = create(api, app.id, {"channels": [{"type": "sns"}]}).body
     table = db.aggregates_table()

@@ -6,14 +6,14 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from eventlog.auth import app_usage_key
-from eventlog.ids import new_ulid
-from eventlog.keys import revoke_key
+from eventlog.access.auth import app_usage_key
+from eventlog.access.keys import revoke_key
+from eventlog.access.principal import Role
+from eventlog.access.signing import derived_key
+from eventlog.access.tokens import mint_token
+from eventlog.base.ids import new_ulid
+from eventlog.base.timeutil import utcnow
 from eventlog.models.admin import TokenIn
-from eventlog.principal import Role
-from eventlog.signing import derived_key
-from eventlog.timeutil import utcnow
-from eventlog.tokens import mint_token
 
 EVENTS = "/apps/{app_id}/events"
 EVENT = "/apps/{app_id}/events/{event_id}"
@@ -219,7 +219,7 @@ def test_revoked_keys_are_unauthorized(api, app, user_key):
 
 
 def test_revoked_ingest_key_is_unauthorized(api, app):
-    from eventlog.auth import authenticate_key
+    from eventlog.access.auth import authenticate_key
 
     principal, _ = authenticate_key(app.ingest_key)
     revoke_key(principal.key_id)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from eventlog.buckets import Granularity, Run, count_buckets, cover
+from eventlog.stats.buckets import Granularity, Run, count_buckets, cover
 
 MINUTE, HOUR, DAY = Granularity.MINUTE, Granularity.HOUR, Granularity.DAY
 

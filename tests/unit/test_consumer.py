@@ -6,16 +6,16 @@ from typing import Any
 
 import pytest
 
-from eventlog.apps import create_app
-from eventlog.ids import new_ulid
+from eventlog.access.apps import create_app
+from eventlog.access.principal import Role
+from eventlog.access.tokens import mint_token
+from eventlog.base.ids import new_ulid
+from eventlog.base.timeutil import format_iso, utcnow
+from eventlog.compat.models.consumer import MESSAGE_MAX_LENGTH
+from eventlog.delivery.propagation import batch_body
 from eventlog.models.admin import TokenIn
-from eventlog.models.consumer import MESSAGE_MAX_LENGTH
 from eventlog.models.events import Event
 from eventlog.models.subscriptions import Subscription
-from eventlog.principal import Role
-from eventlog.propagation import batch_body
-from eventlog.timeutil import format_iso, utcnow
-from eventlog.tokens import mint_token
 from tests.conftest import (
     HttpResponse,
     invoke_http,

@@ -1,10 +1,10 @@
-"""eventlog.ids: ULIDs that sort by time, and the bounds of a time range."""
+"""eventlog.base.ids: ULIDs that sort by time, and the bounds of a time range."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from eventlog.ids import highest_ulid, is_ulid, lowest_ulid, new_key_id, new_ulid, new_ulids
+from eventlog.base.ids import highest_ulid, is_ulid, lowest_ulid, new_key_id, new_ulid, new_ulids
 
 MOMENT = datetime(2026, 2, 10, 10, 0, 0, 123_000, tzinfo=UTC)
 

@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from eventlog.access.principal import Principal, Role
 from eventlog.models.admin import KeyIn, TokenIn
 from eventlog.models.base import AppName, Level
 from eventlog.models.events import EventIn, EventQuery
-from eventlog.principal import Principal, Role
 
 
 def refused_fields(model, data) -> set[str]:

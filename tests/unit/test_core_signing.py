@@ -1,12 +1,12 @@
-"""eventlog.signing: opaque, tamper-proof tokens (page cursors) keyed by the SSM secret."""
+"""eventlog.access.signing: opaque, tamper-proof tokens (page cursors) keyed by the SSM secret."""
 
 import base64
 import json
 
 import pytest
 
-from eventlog.errors import InvalidInputError
-from eventlog.signing import derived_key, seal, unseal
+from eventlog.access.signing import derived_key, seal, unseal
+from eventlog.base.errors import InvalidInputError
 
 PAYLOAD = {"q": "0123456789abcdef", "after": "01JKZ0000000000000000000AA", "pos": 20}
 

@@ -1,10 +1,10 @@
-"""eventlog.timeutil: any ISO 8601 offset in, one UTC format out."""
+"""eventlog.base.timeutil: any ISO 8601 offset in, one UTC format out."""
 
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from eventlog.timeutil import epoch_seconds, format_iso, parse_iso, to_utc, utcnow
+from eventlog.base.timeutil import epoch_seconds, format_iso, parse_iso, to_utc, utcnow
 
 
 @pytest.mark.parametrize(

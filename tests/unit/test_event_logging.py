@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from eventlog import sequences
+from eventlog.events import sequences
 from tests.conftest import (
     Api,
     HttpResponse,
@@ -243,7 +243,7 @@ def test_an_idempotency_key_retry_gets_the_first_answer_and_stores_once(app):
 
 
 def test_an_admin_key_writes_to_and_reads_the_default_app(app):
-    from eventlog.apps import create_app
+    from eventlog.access.apps import create_app
 
     default = create_app("default")
     reply = post(None, SEED_BODY, role="admin")
@@ -354,7 +354,7 @@ def test_limit_and_after_page_with_a_link_to_the_next_page(app):
 
 
 def test_a_listing_stops_early_at_its_byte_budget_with_a_link(app, monkeypatch):
-    from eventlog import queries
+    from eventlog.events import queries
 
     posted = [
         post(app.id, {"event_type": "e", "additional_data": "x" * 200}).body for _ in range(3)
@@ -367,7 +367,7 @@ def test_a_listing_stops_early_at_its_byte_budget_with_a_link(app, monkeypatch):
 
 
 def test_expired_numbers_are_read_past_a_bounded_number_at_a_time(app, store_event, monkeypatch):
-    from eventlog import queries
+    from eventlog.events import queries
 
     past = datetime.now(UTC) - timedelta(days=40)
     for number in (1, 2, 3):
@@ -383,7 +383,7 @@ def test_expired_numbers_are_read_past_a_bounded_number_at_a_time(app, store_eve
 
 
 def test_keys_dynamodb_leaves_unprocessed_are_asked_for_again(aws, app, monkeypatch):
-    from eventlog import db
+    from eventlog.storage import db
 
     posted = [post(app.id, {"event_type": f"e{i}"}).body for i in range(3)]
     # Counted now: the stream processor's own BatchGetItem calls are not the listing's.

@@ -1,11 +1,11 @@
-"""eventlog.fingerprint: messages that differ only in their variable parts group together."""
+"""eventlog.stats.fingerprint: messages that differ only in their variable parts group together."""
 
 import hashlib
 import re
 
 import pytest
 
-from eventlog.fingerprint import fingerprint, normalize
+from eventlog.stats.fingerprint import fingerprint, normalize
 
 SAME_KIND = [
     pytest.param(

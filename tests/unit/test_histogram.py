@@ -1,4 +1,4 @@
-"""eventlog.histogram: a 24-bar PNG, checked by decoding it and reading its pixels."""
+"""eventlog.stats.histogram: a 24-bar PNG, checked by decoding it and reading its pixels."""
 
 import io
 import itertools
@@ -9,7 +9,14 @@ import sys
 import pytest
 from PIL import Image
 
-from eventlog.histogram import BAR_COLOR, HEIGHT, WIDTH, _compact, _nice_step, render_hourly_png
+from eventlog.stats.histogram import (
+    BAR_COLOR,
+    HEIGHT,
+    WIDTH,
+    _compact,
+    _nice_step,
+    render_hourly_png,
+)
 
 TITLE, X_LABEL = "Events per hour", "hour of day (Europe/Paris)"
 
@@ -141,6 +148,6 @@ def test_tick_labels_are_short(value, text):
 
 
 def test_importing_the_module_does_not_import_pillow():
-    code = "import sys, eventlog.histogram; sys.exit('PIL' in sys.modules)"
+    code = "import sys, eventlog.stats.histogram; sys.exit('PIL' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0  # noqa: S603

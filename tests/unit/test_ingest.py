@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from eventlog.errors import InvalidInputError
-from eventlog.ids import highest_ulid, is_ulid, lowest_ulid
-from eventlog.timeutil import parse_iso, utcnow
+from eventlog.base.errors import InvalidInputError
+from eventlog.base.ids import highest_ulid, is_ulid, lowest_ulid
+from eventlog.base.timeutil import parse_iso, utcnow
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
 
@@ -441,14 +441,14 @@ def test_event_id_in_a_batch_then_alone_returns_the_first_event(api, app):
 
 def test_retry_after_a_crash_between_claim_and_store_stores_the_event_once(api, app):
     # A first attempt claimed the client id for a ULID, then died before storing the event.
-    from eventlog import repository
-    from eventlog.ids import new_ulid
-    from eventlog.timeutil import epoch_seconds, format_iso
+    from eventlog.base.ids import new_ulid
+    from eventlog.base.timeutil import epoch_seconds, format_iso
+    from eventlog.storage import event_store
 
     first_try = utcnow() - timedelta(seconds=5)
     claimed_id = new_ulid(first_try)
     expires = epoch_seconds(first_try + timedelta(days=30))
-    repository.claim_client_event_id(app.id, "e-1", claimed_id, format_iso(first_try), expires)
+    event_store.claim_client_event_id(app.id, "e-1", claimed_id, format_iso(first_try), expires)
     assert api.all_events(app.id) == []
 
     retry = api.ingest(app.id, {"message": "a", "event_id": "e-1"})
@@ -547,7 +547,7 @@ def test_idempotency_key_is_scoped_to_the_app(api, app, other_app):
 def test_an_event_too_large_to_store_is_rejected_alone_before_anything_is_written(api, app):
     """The API's body limit keeps such events out; the core refuses them for any other caller
     (a seed adapter, the propagator) before writing, so a batch is never half-stored."""
-    from eventlog import ingestion
+    from eventlog.events import ingestion
 
     huge = {"message": "too big", "data": {"blob": "x" * 450_000}}
     result = ingestion.ingest_batch(app.id, [{"message": "fine"}, huge, {"message": "fine too"}])

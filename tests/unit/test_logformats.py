@@ -1,4 +1,4 @@
-"""eventlog.logformats: one log line in a common text format -> the fields of an event.
+"""eventlog.compat.logformats: one log line in a common text format -> the fields of an event.
 
 The sample lines are the ones the RFCs and the software's documentation print, or are printed
 here by the real software (Python's logging).
@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from eventlog.logformats import FORMATS, parse_log_line
+from eventlog.compat.logformats import FORMATS, parse_log_line
 from eventlog.models.events import EventIn
 
 NOW = datetime(2024, 11, 8, 15, 0, 0, tzinfo=UTC)

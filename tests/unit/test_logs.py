@@ -104,7 +104,7 @@ def test_a_text_log_line_is_detected_and_stored(api, app, line, level, service, 
 
 
 def test_logs_go_to_the_credentials_app_and_an_admins_to_the_default_app(api, app, other_app):
-    from eventlog.apps import create_app
+    from eventlog.access.apps import create_app
 
     default = create_app("default")
     post_log(api, app.id, SEED_LOG)
@@ -153,7 +153,7 @@ def test_ready_when_the_database_answers(api, aws, path):
 
 
 def test_not_ready_with_a_reason_when_the_database_does_not_answer(api, aws, monkeypatch):
-    from eventlog import db
+    from eventlog.storage import db
 
     class Unreachable:
         def get_item(self, **_: Any) -> Any:

@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
-from eventlog import aggregation
-from eventlog.timeutil import utcnow
+from eventlog.base.timeutil import utcnow
+from eventlog.stats import aggregation
 
 
 def test_metrics_count_every_event_stored_and_every_notification_sent(api, app):
@@ -22,7 +22,7 @@ def test_metrics_of_an_app_with_nothing_are_zero(api, app):
 
 
 def test_metrics_for_an_admin_are_the_default_apps(api, app):
-    from eventlog.apps import create_app
+    from eventlog.access.apps import create_app
 
     default = create_app("default")
     assert api.ingest(default.id, {"message": "in default"}).status == 201
@@ -72,8 +72,8 @@ def test_notifications_statistics_validate_their_range(api, app):
 
 
 def test_heartbeats_are_not_logs_processed(api, aws):
-    from eventlog.apps import create_app
-    from eventlog.ingestion import ingest_one
+    from eventlog.access.apps import create_app
+    from eventlog.events.ingestion import ingest_one
     from eventlog.models.events import HEARTBEAT_NAME
 
     default = create_app("default")

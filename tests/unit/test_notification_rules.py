@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from eventlog import alerts, notifications, notify_queue
+from eventlog.base.timeutil import format_iso, utcnow
+from eventlog.delivery import alerts, notifications, notify_queue
 from eventlog.models.alerts import AlertRule, AlertRuleIn, Increase, Threshold
 from eventlog.models.base import Level
 from eventlog.models.events import Event
-from eventlog.timeutil import format_iso, utcnow
 from tests.conftest import FakeLambdaContext
 
 NOW = datetime(2026, 2, 10, 10, 5, 30, tzinfo=UTC)

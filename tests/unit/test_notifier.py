@@ -14,14 +14,16 @@ from typing import Any
 
 import pytest
 
-from eventlog import aggregation, alerts, channels, notify_queue, repository
-from eventlog.buckets import Granularity, Run
-from eventlog.config import get_settings
-from eventlog.ids import new_ulid
+from eventlog.base.config import get_settings
+from eventlog.base.ids import new_ulid
+from eventlog.base.timeutil import epoch_seconds, format_iso, utcnow
+from eventlog.delivery import alerts, channels, notify_queue
+from eventlog.delivery.outbound import verify_signature
 from eventlog.models.alerts import AlertRuleIn, AlertRuleUpdate
 from eventlog.models.events import Event
-from eventlog.outbound import verify_signature
-from eventlog.timeutil import epoch_seconds, format_iso, utcnow
+from eventlog.stats import aggregation
+from eventlog.stats.buckets import Granularity, Run
+from eventlog.storage import event_store
 from tests.conftest import invoke, sample_event
 
 SECRET = "whsec_tests_0123456789abcdef"  # noqa: S105 - a test secret
@@ -49,7 +51,7 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     """The notifier's clock (decisions, cooldowns, sent_at, signatures), set by the test."""
-    from eventlog import notifications
+    from eventlog.delivery import notifications
 
     fake = FakeClock(START)
     monkeypatch.setattr(notifications, "utcnow", lambda: fake.now)
@@ -78,7 +80,7 @@ def stored_event(app_id: int, at: datetime, level: str = "ERROR", **fields: Any)
         level=level,
         **values,
     )
-    repository.put_new_events([event], epoch_seconds(received + timedelta(days=30)))
+    event_store.put_new_events([event], epoch_seconds(received + timedelta(days=30)))
     return event
 
 

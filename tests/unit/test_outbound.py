@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from eventlog import outbound
-from eventlog.outbound import DeliveryError, TargetRefusedError
+from eventlog.delivery import outbound
+from eventlog.delivery.outbound import DeliveryError, TargetRefusedError
 
 SECRET = "whsec_0123456789abcdef"  # noqa: S105 - a test value
 BODY = b'{"hello": "world"}'
@@ -77,7 +77,7 @@ def test_public_addresses_are_accepted(aws, monkeypatch):
 
 
 def test_allowed_networks_let_a_deployment_reach_its_own_receivers(aws, monkeypatch):
-    from eventlog.config import get_settings
+    from eventlog.base.config import get_settings
 
     monkeypatch.setattr(socket, "getaddrinfo", lambda *_a, **_k: [(0, 0, 0, "", ("10.2.3.4", 80))])
     monkeypatch.setenv("ALLOWED_TARGET_NETWORKS", "10.2.0.0/16")

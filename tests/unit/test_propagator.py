@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 
-from eventlog import ingestion, outbound, propagation, subscriptions
-from eventlog.apps import create_app
-from eventlog.config import get_settings
+from eventlog.access.apps import create_app
+from eventlog.base.config import get_settings
+from eventlog.base.timeutil import parse_iso, utcnow
+from eventlog.delivery import outbound, propagation, subscriptions
+from eventlog.events import ingestion
 from eventlog.models.subscriptions import SubscriptionIn
-from eventlog.timeutil import parse_iso, utcnow
 from tests.conftest import FakeLambdaContext, LoopbackReceiver, handler_module, sample_event
 
 SECRET = "whsec_propagator_tests_0123"  # noqa: S105 - a test value
@@ -374,7 +375,7 @@ def test_a_subscription_is_disabled_after_max_failures_in_a_row(api, app, receiv
 
 
 def test_a_signing_secret_that_cannot_be_read_is_a_failure(api, app, receiver, env):
-    from eventlog import secret_store
+    from eventlog.delivery import secret_store
 
     sub = subscribe(app.id, receiver.url)
     secret_store.delete(f"subscriptions/{sub.id}")
@@ -387,14 +388,14 @@ def test_a_signing_secret_that_cannot_be_read_is_a_failure(api, app, receiver, e
 def test_an_unexpected_error_stays_with_its_subscription(
     api, app, other_app, receivers, env, monkeypatch
 ):
-    read = propagation.repository.event_pages_ascending
+    read = propagation.event_store.event_pages_ascending
 
     def broken_for_shop(app_id: int, **query: Any) -> Any:
         if app_id == app.id:
             raise RuntimeError("the events table is unwell")
         return read(app_id, **query)
 
-    monkeypatch.setattr(propagation.repository, "event_pages_ascending", broken_for_shop)
+    monkeypatch.setattr(propagation.event_store, "event_pages_ascending", broken_for_shop)
     broken = subscribe(app.id, receivers[0].url)
     subscribe(other_app.id, receivers[1].url)
     ingest(api, app.id, *messages(1))
@@ -404,7 +405,7 @@ def test_an_unexpected_error_stays_with_its_subscription(
     assert forwarded_ids(receivers[1]) == ids
     assert state(broken).consecutive_failures == 0  # not the receiver's failure
     # its lease was given back: the next run works on it
-    monkeypatch.setattr(propagation.repository, "event_pages_ascending", read)
+    monkeypatch.setattr(propagation.event_store, "event_pages_ascending", read)
     propagate()
     assert len(forwarded_ids(receivers[0])) == 1
 

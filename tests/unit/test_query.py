@@ -4,8 +4,8 @@ from datetime import timedelta, timezone
 
 import pytest
 
-from eventlog.ids import new_ulid
-from eventlog.timeutil import epoch_seconds, format_iso, parse_iso, utcnow
+from eventlog.base.ids import new_ulid
+from eventlog.base.timeutil import epoch_seconds, format_iso, parse_iso, utcnow
 
 
 def ids(events: list[dict]) -> list[str]:
@@ -454,8 +454,8 @@ def test_expired_events_do_not_shorten_a_page(api, app, store_event):
 
 
 def test_retention_days_setting_applies_to_new_events(api, app, monkeypatch):
-    from eventlog import db
-    from eventlog.config import get_settings
+    from eventlog.base.config import get_settings
+    from eventlog.storage import db
 
     monkeypatch.setenv("RETENTION_DAYS", "7")
     get_settings.cache_clear()
@@ -475,7 +475,7 @@ def test_health(api):
 def test_a_rare_filter_stops_at_the_read_budget_and_resumes_by_cursor(api, app, monkeypatch):
     # One request reads a bounded number of items: the page comes back short (here empty)
     # with a cursor that carries on from where the reading stopped, never skipping a match.
-    from eventlog import queries
+    from eventlog.events import queries
 
     monkeypatch.setattr(queries, "MAX_ITEMS_READ", 100)
     oldest_error = ingest_many(api, app.id, 1, level="error")
@@ -494,7 +494,7 @@ def test_a_rare_filter_stops_at_the_read_budget_and_resumes_by_cursor(api, app, 
 
 
 def test_offset_paging_resumes_past_the_read_budget(api, app, monkeypatch):
-    from eventlog import queries
+    from eventlog.events import queries
 
     monkeypatch.setattr(queries, "MAX_ITEMS_READ", 100)
     errors = ingest_many(api, app.id, 3, level="error")

@@ -1,7 +1,7 @@
-"""Repair (`eventlog.recount`, `tools/recount.py`): aggregates rebuilt from the raw events of whole
-days, as the statistics read them; the notifier's counters kept; a plan that changes nothing
-the second time, nor after the stream processor counted; ranges that a recount would make worse
-refused; the command line end to end against a moto server, and its errors."""
+"""Repair (`eventlog.stats.recount`, `tools/recount.py`): aggregates rebuilt from the raw events
+of whole days, as the statistics read them; the notifier's counters kept; a plan that changes
+nothing the second time, nor after the stream processor counted; ranges that a recount would
+make worse refused; the command line end to end against a moto server, and its errors."""
 
 import io
 import os
@@ -13,21 +13,11 @@ from unittest import mock
 import pytest
 import recount as recount_cli
 
-from eventlog import (
-    aggregation,
-    alerts,
-    db,
-    deletion,
-    ingestion,
-    recount,
-    registry,
-    repository,
-    stats,
-)
-from eventlog.aggregation import HEARTBEATS, NOTIFICATIONS_SENT, counts_key, dimension_key
-from eventlog.buckets import Granularity, Run
-from eventlog.config import get_settings
-from eventlog.errors import InvalidInputError
+from eventlog.base.config import get_settings
+from eventlog.base.errors import InvalidInputError
+from eventlog.base.timeutil import utcnow
+from eventlog.delivery import alerts
+from eventlog.events import deletion, ingestion
 from eventlog.models.alerts import AlertRuleIn
 from eventlog.models.events import HEARTBEAT_NAME
 from eventlog.models.stats import (
@@ -37,7 +27,10 @@ from eventlog.models.stats import (
     TimeseriesQuery,
     TopMessagesQuery,
 )
-from eventlog.timeutil import utcnow
+from eventlog.stats import aggregation, recount, statistics
+from eventlog.stats.aggregation import HEARTBEATS, NOTIFICATIONS_SENT, counts_key, dimension_key
+from eventlog.stats.buckets import Granularity, Run
+from eventlog.storage import db, event_store, registry
 
 TODAY = utcnow().date()
 FIRST, SECOND = TODAY - timedelta(days=2), TODAY - timedelta(days=1)
@@ -104,12 +97,12 @@ def recount_days(app_id: int, since: date = FIRST, until: date = TODAY) -> recou
 
 
 def levels(app_id: int, **query: Any) -> dict[str, int]:
-    found = stats.by_level(app_id, CountsQuery(**RANGE, **query))
+    found = statistics.by_level(app_id, CountsQuery(**RANGE, **query))
     return {item.level.value: item.count for item in found.items}
 
 
 def names(app_id: int) -> tuple[dict[str, int], int]:
-    found = stats.by_name(app_id, LevelFilter(**RANGE))
+    found = statistics.by_name(app_id, LevelFilter(**RANGE))
     return {item.name: item.count for item in found.items}, (
         found.overflow.count if found.overflow else 0
     )
@@ -143,7 +136,9 @@ def test_a_recount_counts_the_raw_events_of_the_range(raw):
     assert levels(raw.id, name="login") == {"ERROR": 2, "INFO": 5}
     assert levels(raw.id, service="api") == {"WARNING": 1}
     assert names(raw.id) == ({"login": 7, "cron": 1, "search": 1, HEARTBEAT_NAME: 1}, 0)
-    hours = stats.timeseries(raw.id, TimeseriesQuery(**RANGE, interval=Granularity.HOUR)).series
+    hours = statistics.timeseries(
+        raw.id, TimeseriesQuery(**RANGE, interval=Granularity.HOUR)
+    ).series
     by_hour = {bucket.bucket_start: bucket.count for bucket in hours if bucket.count}
     assert by_hour == {
         f"{FIRST}T10:00:00Z": 7,
@@ -151,7 +146,7 @@ def test_a_recount_counts_the_raw_events_of_the_range(raw):
         f"{SECOND}T12:00:00Z": 1,
         f"{SECOND}T13:00:00Z": 1,
     }
-    top = stats.top_messages(raw.id, TopMessagesQuery(**RANGE)).items
+    top = statistics.top_messages(raw.id, TopMessagesQuery(**RANGE)).items
     assert [(item.message, item.count) for item in top][:2] == [
         ("Signed in", 5),
         ("User 42 not found", 2),  # the first message of its group is its sample
@@ -159,7 +154,7 @@ def test_a_recount_counts_the_raw_events_of_the_range(raw):
     assert top[1].last_seen == f"{FIRST}T10:06:00Z"
     assert counters(counts_key(raw.id, Granularity.DAY, str(SECOND)))[HEARTBEATS] == 1
     assert counters(counts_key(raw.id, Granularity.DAY, str(FIRST)))["d|names"] == 2
-    assert stats.metrics(raw.id).logs_processed == 9  # heartbeats are not logs
+    assert statistics.metrics(raw.id).logs_processed == 9  # heartbeats are not logs
 
 
 def test_a_recount_takes_back_what_no_raw_event_accounts_for(raw):
@@ -218,7 +213,7 @@ def test_the_notifiers_counters_survive(raw):
 
     recount_days(raw.id)
 
-    assert stats.notifications(raw.id, StatsRange(**RANGE)).model_dump(
+    assert statistics.notifications(raw.id, StatsRange(**RANGE)).model_dump(
         include={"sent", "failed"}
     ) == {"sent": 6, "failed": 1}
     assert counters(counts_key(raw.id, Granularity.HOUR, f"{SECOND}T03")) == {
@@ -375,13 +370,13 @@ def moto_server(clean_environment: None) -> Iterator[str]:
 
 
 def test_the_command_line_recounts_a_local_stack(moto_server, capsys):
-    from eventlog.ids import new_ulid
+    from eventlog.base.ids import new_ulid
     from eventlog.models.events import Event
 
     received = at(FIRST, 10)
     event = Event(id=new_ulid(received), app_id=1, received_at=f"{FIRST}T10:00:00Z",
                   occurred_at=f"{FIRST}T10:00:00Z", level="ERROR", message="disk full")  # fmt: skip
-    repository.put_new_events([event], int((received + timedelta(days=30)).timestamp()))
+    event_store.put_new_events([event], int((received + timedelta(days=30)).timestamp()))
     argv = ["--app", "1", "--since", str(FIRST), "--until", str(SECOND)]
 
     recount_cli.main([*argv, "--endpoint-url", moto_server, "--dry-run"])
@@ -461,7 +456,11 @@ def test_what_the_aggregator_counted_needs_no_change(aws, app):
 
     deletion.delete_event(app.id, stored.items[-1].id)  # the aggregator subtracts it
     aws.settle()
-    before = (levels(app.id), names(app.id), stats.top_messages(app.id, TopMessagesQuery(**RANGE)))
+    before = (
+        levels(app.id),
+        names(app.id),
+        statistics.top_messages(app.id, TopMessagesQuery(**RANGE)),
+    )
     plan = recount_days(app.id)
 
     changed = {
@@ -475,5 +474,9 @@ def test_what_the_aggregator_counted_needs_no_change(aws, app):
         ("NAME", True): {"value"},
         (f"MSG#{SECOND}", True): {"sample", "t|08|INFO"},
     }
-    after = (levels(app.id), names(app.id), stats.top_messages(app.id, TopMessagesQuery(**RANGE)))
+    after = (
+        levels(app.id),
+        names(app.id),
+        statistics.top_messages(app.id, TopMessagesQuery(**RANGE)),
+    )
     assert after == before

@@ -302,7 +302,7 @@ def test_a_deleted_event_id_is_not_stored_again_by_a_late_retry(api, app):
 
 
 def test_statistics_never_read_the_events_table(api, known, aws):
-    from eventlog import db
+    from eventlog.storage import db
 
     tables: list[str] = []
 
@@ -409,7 +409,7 @@ def test_a_late_event_is_counted_without_moving_last_seen_back(api, app):
 @pytest.fixture
 def longest_expression(aws) -> Any:
     """The length of the longest expression sent to DynamoDB (moto does not enforce 4 KB)."""
-    from eventlog import db
+    from eventlog.storage import db
 
     lengths = [0]
 

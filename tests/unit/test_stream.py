@@ -1,4 +1,4 @@
-"""The stream processor (eventlog.stream): chunks, markers and exactly-once counting.
+"""The stream processor (eventlog.stats.stream): chunks, markers and exactly-once counting.
 
 Batches are taken from the events table's stream in moto and handed to `stream.process` the way
 Lambda would hand them, including the ways Lambda hands them again: the same batch after a
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from eventlog import db, ingestion, stats, stream
+from eventlog.events import ingestion
 from eventlog.models.stats import (
     CountsQuery,
     HourlyQuery,
@@ -22,6 +22,8 @@ from eventlog.models.stats import (
     TimeseriesQuery,
     TopMessagesQuery,
 )
+from eventlog.stats import statistics, stream
+from eventlog.storage import db
 from local_stack.streams import stream_record
 from tests.conftest import EventRecords, aws_client
 
@@ -85,9 +87,9 @@ def recount(app_id: int) -> tuple[Counter[str], Counter[str]]:
 
 def assert_statistics_match_the_raw_events(app_id: int) -> None:
     by_level, by_name = recount(app_id)
-    levels = stats.by_level(app_id, CountsQuery(**RANGE))
+    levels = statistics.by_level(app_id, CountsQuery(**RANGE))
     assert {item.level.value: item.count for item in levels.items} == dict(+by_level)
-    names = stats.by_name(app_id, LevelFilter(**RANGE))
+    names = statistics.by_name(app_id, LevelFilter(**RANGE))
     assert {item.name: item.count for item in names.items} == dict(+by_name)
     assert names.overflow is None
 
@@ -106,15 +108,15 @@ def test_an_insert_adds_and_a_deletion_subtracts(aws, app, reader):
     assert recount(app.id)[0] == Counter({"INFO": 1})
     assert_statistics_match_the_raw_events(app.id)
 
-    from eventlog import deletion
+    from eventlog.events import deletion
 
     deletion.delete_event(app.id, stored.id)
     (removal,) = reader.new_records()
     record = stream.parse(removal)
     assert [(event.id, sign) for event, sign in record.changes] == [(stored.id, -1)]
     stream.process([removal], PLENTY_OF_TIME)
-    assert stats.by_level(app.id, CountsQuery(**RANGE)).items == []
-    assert stats.by_name(app.id, LevelFilter(**RANGE)).items == []
+    assert statistics.by_level(app.id, CountsQuery(**RANGE)).items == []
+    assert statistics.by_name(app.id, LevelFilter(**RANGE)).items == []
 
 
 def test_an_expiry_by_ttl_changes_nothing(aws, app, reader):
@@ -134,7 +136,7 @@ def test_an_expiry_by_ttl_changes_nothing(aws, app, reader):
     del expiry["dynamodb"]["NewImage"]
     assert stream.parse(expiry).changes == []
     assert stream.process([expiry], PLENTY_OF_TIME).failed_at is None
-    levels = stats.by_level(app.id, CountsQuery(**RANGE)).items
+    levels = statistics.by_level(app.id, CountsQuery(**RANGE)).items
     assert [(item.level.value, item.count) for item in levels] == [("INFO", 1)]
 
 
@@ -147,7 +149,7 @@ def test_a_record_that_is_not_an_event_goes_to_the_failure_queue_and_the_rest_co
     broken["dynamodb"]["NewImage"]["level"] = {"S": "LOUD"}
     outcome = stream.process([first, broken], PLENTY_OF_TIME)
     assert (outcome.failed_at, outcome.uncountable) == (None, 1)
-    levels = stats.by_level(app.id, CountsQuery(**RANGE)).items
+    levels = statistics.by_level(app.id, CountsQuery(**RANGE)).items
     assert [(item.level.value, item.count) for item in levels] == [("INFO", 1)]
     queue = aws.template.physical_ids["AggregationFailureQueue"]
     (message,) = aws_client("sqs").receive_message(QueueUrl=queue)["Messages"]
@@ -297,7 +299,7 @@ def test_time_running_short_leaves_the_rest_for_a_retry(aws, app, reader):
 
 
 def test_names_beyond_the_days_limit_are_counted_under_the_overflow(aws, app, reader, monkeypatch):
-    from eventlog.config import get_settings
+    from eventlog.base.config import get_settings
 
     monkeypatch.setenv("NAME_CARDINALITY_LIMIT", "5")
     get_settings.cache_clear()
@@ -306,22 +308,22 @@ def test_names_beyond_the_days_limit_are_counted_under_the_overflow(aws, app, re
     settle(reader)
     store(app.id, [{"name": "n1", "message": "x", "occurred_at": NOW.isoformat()}])
     settle(reader)
-    names = stats.by_name(app.id, LevelFilter(**RANGE))
+    names = statistics.by_name(app.id, LevelFilter(**RANGE))
     assert {item.name: item.count for item in names.items} == {
         "n0": 1, "n1": 2, "n2": 1, "n3": 1, "n4": 1
     }  # fmt: skip
     assert names.overflow is not None
     assert (names.overflow.count, names.overflow.limit) == (3, 5)
-    levels = stats.by_level(app.id, CountsQuery(**RANGE)).items
+    levels = statistics.by_level(app.id, CountsQuery(**RANGE)).items
     assert [(item.level.value, item.count) for item in levels] == [("INFO", 9)]
 
 
 def test_the_watermark_is_the_newest_change_counted(aws, app, reader):
-    assert stats.as_of(app.id) is None
+    assert statistics.as_of(app.id) is None
     stored = ingestion.ingest_one(app.id, {"message": "hello"}).event
-    assert stats.as_of(app.id) is None  # stored, not counted yet
+    assert statistics.as_of(app.id) is None  # stored, not counted yet
     settle(reader)
-    assert stats.as_of(app.id) == stored.received_at
+    assert statistics.as_of(app.id) == stored.received_at
 
 
 def test_no_aggregate_item_grows_with_distinct_names(aws, app, reader):
@@ -385,7 +387,7 @@ class Faults:
 def test_every_statistic_equals_a_recount_after_duplicates_deletions_and_faults(
     aws, app, api, monkeypatch
 ):
-    from eventlog import deletion
+    from eventlog.events import deletion
 
     assert aws.stream is not None
     aws.stream.mapping.batch_size = 100  # several batches, most of several chunks
@@ -429,9 +431,9 @@ def test_every_statistic_equals_a_recount_after_duplicates_deletions_and_faults(
     assert len(faults.injected) >= 3, faults.injected
     assert_statistics_match_the_raw_events(app.id)
     by_level, _ = recount(app.id)
-    hourly = stats.hourly(app.id, HourlyQuery(**RANGE))
+    hourly = statistics.hourly(app.id, HourlyQuery(**RANGE))
     assert hourly.total == sum(by_level.values())
-    series = stats.timeseries(app.id, TimeseriesQuery(interval="DAY", **RANGE))
+    series = statistics.timeseries(app.id, TimeseriesQuery(interval="DAY", **RANGE))
     assert sum(bucket.count for bucket in series.series) == sum(by_level.values())
-    messages = stats.top_messages(app.id, TopMessagesQuery(limit=100, **RANGE))
+    messages = statistics.top_messages(app.id, TopMessagesQuery(limit=100, **RANGE))
     assert sum(item.count for item in messages.items) == sum(by_level.values())

@@ -131,7 +131,8 @@ def test_patch_refuses_nulls_and_unknown_fields(api, app, receiver, loopback_tar
 def test_enabling_a_subscription_the_propagator_disabled_clears_its_failures(
     api, app, receiver, loopback_targets
 ):
-    from eventlog import db, subscriptions
+    from eventlog.delivery import subscriptions
+    from eventlog.storage import db
 
     created = create(api, app.id, url=receiver.url).body
     db.registry_table().update_item(  # what the propagator does after too many failures

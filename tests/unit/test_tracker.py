@@ -8,9 +8,10 @@ from urllib.parse import quote
 
 import pytest
 
-from eventlog import ingestion, tracker
+from eventlog.base.timeutil import parse_iso, utcnow
+from eventlog.compat import tracker
+from eventlog.events import ingestion
 from eventlog.models.events import HEARTBEAT_NAME
-from eventlog.timeutil import parse_iso, utcnow
 from tests.conftest import Api, HttpResponse
 
 RECORD = "/api/v1/events/{name}"
@@ -56,7 +57,7 @@ def delete(name: str) -> HttpResponse:
 
 @pytest.fixture
 def default_app(aws):
-    from eventlog.apps import create_app
+    from eventlog.access.apps import create_app
 
     return create_app("default")
 

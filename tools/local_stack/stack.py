@@ -92,10 +92,10 @@ class LocalStack:
 
     def _create_default_app_and_admin(self) -> None:
         """The `default` app (seed APIs without apps use it) and an admin key, via the core."""
-        from eventlog.apps import create_app
-        from eventlog.keys import create_key
+        from eventlog.access.apps import create_app
+        from eventlog.access.keys import create_key
+        from eventlog.access.principal import Role
         from eventlog.models.admin import KeyIn
-        from eventlog.principal import Role
 
         app = create_app("default")
         self.default_app_id, self.ingest_key = app.id, app.ingest_key

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 
-from eventlog.errors import (
+from eventlog.base.errors import (
     AuthenticationError,
     ConflictError,
     EventlogError,

@@ -8,8 +8,8 @@ from pydantic import (
     model_validator,
 )
 
+from eventlog.access.principal import Role
 from eventlog.models.base import Label, Model
-from eventlog.principal import Role
 
 
 class App(Model):

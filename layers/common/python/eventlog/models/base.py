@@ -14,7 +14,7 @@ from pydantic import (
     model_serializer,
 )
 
-from eventlog.timeutil import to_utc
+from eventlog.base.timeutil import to_utc
 
 MAX_BATCH = 100
 # Offsets are read through, so deep ones cost reads: past this, page with the cursor.

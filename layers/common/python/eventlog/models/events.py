@@ -21,7 +21,8 @@ from eventlog.models.base import (
     UtcDatetime,
 )
 
-# The propagator's own event, written into the default app every round (eventlog.propagation).
+# The propagator's own event, written into the default app every round
+# (eventlog.delivery.propagation).
 HEARTBEAT_NAME = "eventlog.heartbeat"
 
 

@@ -4,7 +4,6 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, model_validator
 
-from eventlog.buckets import Granularity
 from eventlog.models.base import (
     CaseInsensitive,
     CompactModel,
@@ -14,6 +13,7 @@ from eventlog.models.base import (
     Model,
     UtcDatetime,
 )
+from eventlog.stats.buckets import Granularity
 
 DEFAULT_TOP_MESSAGES = 10
 # Bucket arithmetic near datetime's limits would overflow.

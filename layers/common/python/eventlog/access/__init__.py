@@ -1,0 +1,1 @@
+"""Who may do what: apps, keys, tokens, the principal a credential stands for, usage plans."""

@@ -1,0 +1,1 @@
+"""The seed systems' own formats, adapted onto the native core."""

@@ -1,0 +1,1 @@
+"""Getting events out: alert rules and their channels, notifications, subscriptions."""

@@ -1,0 +1,1 @@
+"""Raw events above storage: ingesting, listing, numbering and deleting them."""

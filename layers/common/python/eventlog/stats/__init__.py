@@ -1,0 +1,1 @@
+"""Counting from the events table's stream and reading the counts back as statistics."""

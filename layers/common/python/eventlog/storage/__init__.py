@@ -1,0 +1,1 @@
+"""The DynamoDB tables, one module per table: the only modules that call DynamoDB."""
