@@ -325,7 +325,7 @@ def clean_environment() -> Iterator[None]:
     with mock.patch.dict(os.environ):
         yield
     get_settings.cache_clear()
-    db._resource.cache_clear()
+    db.client.cache_clear()
 
 
 def test_a_range_before_the_retention_exits_with_status_2(clean_environment, capsys):
@@ -351,7 +351,7 @@ def moto_server(clean_environment: None) -> Iterator[str]:
     try:
         recount_cli._use_local_stack(endpoint)
         get_settings.cache_clear()
-        db._resource.cache_clear()
+        db.client.cache_clear()
         for table in recount_cli.LOCAL_TABLES.values():
             db.client().create_table(
                 TableName=table,

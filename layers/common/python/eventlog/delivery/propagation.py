@@ -66,7 +66,7 @@ subscription's secret), `Idempotency-Key` (= batch_id: sha256 of the subscriptio
 batch's first and last event ids), `X-Eventlog-Subscription`, and `Authorization: Bearer <token>`
 when the subscription has one.
 
-DynamoDB calls here run in threads: every expression is a string (see `db.run_parallel`).
+DynamoDB calls here run in threads: every expression is a string (see `eventlog.storage.db`).
 """
 
 import hashlib
@@ -80,6 +80,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from eventlog.base.concurrency import run_parallel
 from eventlog.base.config import get_settings
 from eventlog.base.ids import highest_ulid
 from eventlog.base.timeutil import epoch_seconds, format_iso, parse_iso, utcnow
@@ -254,9 +255,7 @@ def run_round(context: _Round, number: int = 1) -> RoundReport:
     started = clock.monotonic()
     report = RoundReport(round=number, started_at=format_iso(context.now))
     candidates = list_enabled_subscriptions()
-    report.outcomes = db.run_parallel(
-        [lambda sub=sub: _guarded(sub, context) for sub in candidates]
-    )
+    report.outcomes = run_parallel([lambda sub=sub: _guarded(sub, context) for sub in candidates])
     report.duration_ms = int((clock.monotonic() - started) * 1000)
     _write_heartbeat(report)
     return report

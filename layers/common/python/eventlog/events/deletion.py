@@ -3,10 +3,11 @@ subtracts what each deletion removed), as they follow every stored event."""
 
 import time
 
+from eventlog.base.concurrency import run_parallel
 from eventlog.base.errors import NotFoundError
 from eventlog.base.ids import is_ulid
 from eventlog.models.events import Event, EventsDeleted
-from eventlog.storage import db, event_store, registry
+from eventlog.storage import event_store, registry
 
 # Events deleted between two looks at the deadline.
 CHUNK = 100
@@ -31,7 +32,7 @@ def delete_events_named(app_id: int, name: str, deadline: float) -> EventsDelete
         for chunk in (ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)):
             if time.monotonic() > deadline:
                 return _summary(app_id, name, deleted, complete=False)
-            events = db.run_parallel(
+            events = run_parallel(
                 [lambda i=event_id: event_store.delete_event(app_id, i) for event_id in chunk]
             )
             deleted += [event for event in events if event is not None]

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from eventlog.base.concurrency import run_parallel
 from eventlog.base.config import get_settings
 from eventlog.base.errors import InvalidInputError
 from eventlog.base.ids import new_ulids
@@ -27,7 +28,7 @@ from eventlog.base.timeutil import epoch_seconds, format_iso, utcnow
 from eventlog.events import sequences
 from eventlog.models.base import MAX_BATCH, FieldError
 from eventlog.models.events import BatchItemResult, BatchResult, Event, EventIn
-from eventlog.storage import db, event_store, registry
+from eventlog.storage import event_store, registry
 
 # DynamoDB's limit on an item: an event stored as more is refused before anything is written.
 MAX_ITEM_BYTES = 400 * 1024
@@ -116,7 +117,7 @@ def _store(app_id: int, events_in: list[EventIn], numbered: bool = False) -> lis
     # events in the order sent, unless a client event_id makes them wait for their claims.
     event_store.put_new_events([events[i] for i in fresh], expires_at)
 
-    earlier_claims = db.run_parallel(
+    earlier_claims = run_parallel(
         [
             lambda e=events[i]: event_store.claim_client_event_id(
                 app_id, e.event_id, e.id, e.received_at, expires_at
@@ -133,7 +134,7 @@ def _store(app_id: int, events_in: list[EventIn], numbered: bool = False) -> lis
             if claim.get("deleted"):
                 deleted.append(i)  # deleted on purpose: a late retry must not bring it back
     storing = [i for i in claiming if i not in deleted]
-    stored_now = db.run_parallel(
+    stored_now = run_parallel(
         [lambda e=events[i]: event_store.put_event_once(e, expires_at) for i in storing]
     )
 

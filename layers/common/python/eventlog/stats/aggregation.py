@@ -32,6 +32,7 @@ from enum import StrEnum
 from itertools import chain
 from typing import Any
 
+from eventlog.base.concurrency import run_parallel
 from eventlog.base.timeutil import parse_iso
 from eventlog.models.events import HEARTBEAT_NAME, Event
 from eventlog.stats.buckets import Granularity, Run
@@ -252,8 +253,8 @@ def count_notifications(app_id: int, at: datetime, sent: int = 0, failed: int = 
         delta = ItemDelta(counts_key(app_id, granularity, granularity.key(granularity.floor(at))))
         delta.counters.update({NOTIFICATIONS_SENT: sent, NOTIFICATIONS_FAILED: failed})
         if not delta.is_empty():
-            calls.append(lambda d=delta: db.client().update_item(**update_of(d, table)))
-    db.run_parallel(calls)
+            calls.append(lambda d=delta: db.call("update_item", **update_of(d, table)))
+    run_parallel(calls)
 
 
 def advance_watermark(app_id: int, as_of: datetime) -> None:
@@ -306,7 +307,7 @@ def read_counts(app_id: int, runs: list[Run]) -> list[CountsBucket]:
             for item in items
         ]
 
-    return list(chain.from_iterable(db.run_parallel([lambda r=run: read(r) for run in runs])))
+    return list(chain.from_iterable(run_parallel([lambda r=run: read(r) for run in runs])))
 
 
 @dataclass
@@ -392,7 +393,7 @@ def read_message_groups(app_id: int, days: list[datetime]) -> list[MessageGroup]
             if "sample" in item
         ]
 
-    return list(chain.from_iterable(db.run_parallel([lambda d=day: read(d) for day in days])))
+    return list(chain.from_iterable(run_parallel([lambda d=day: read(d) for day in days])))
 
 
 def read_watermark(app_id: int) -> datetime | None:

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from eventlog.base.concurrency import run_parallel
 from eventlog.base.config import get_settings
 from eventlog.base.errors import InvalidInputError
 from eventlog.base.ids import ULID_PATTERN
@@ -306,12 +307,12 @@ def _stored_items(app_id: int, start: datetime, end: datetime) -> dict[tuple[str
     ]  # fmt: skip
     days = Run(Granularity.DAY, start, end).starts()
     reads += [(messages_key(app_id, day(moment), "")["pk"], None, None) for moment in days]
-    found = db.run_parallel([lambda read=read: _query_partition(*read) for read in reads])
+    found = run_parallel([lambda read=read: _query_partition(*read) for read in reads])
     return {key_of(item): item for items in found for item in items}
 
 
 def _query_partition(pk: str, first: str | None, last: str | None) -> list[dict[str, Any]]:
-    # Expressions as strings: this runs in threads (see db.run_parallel).
+    # Expressions as strings: this runs in threads (see eventlog.storage.db).
     query: dict[str, Any] = {
         "KeyConditionExpression": "pk = :pk",
         "ExpressionAttributeValues": {":pk": pk},
@@ -356,15 +357,15 @@ def apply_recount(plan: RecountPlan) -> None:
     """Write a plan: an UpdateItem per changed item (SET the new values, REMOVE what is gone), a
     DeleteItem for an item left with nothing. The notifier's counters are never written."""
     table = db.aggregates_table().name
-    db.run_parallel([lambda item=item: _apply_item(table, item) for item in plan.items])
+    run_parallel([lambda item=item: _apply_item(table, item) for item in plan.items])
 
 
 def _apply_item(table: str, item: ItemChange) -> None:
-    client = db.client()
     if item.delete:
         try:
             # The notifier may have counted on the item since it was read: then it is kept.
-            client.delete_item(
+            db.call(
+                "delete_item",
                 TableName=table,
                 Key=item.key,
                 ConditionExpression=" AND ".join(
@@ -373,9 +374,9 @@ def _apply_item(table: str, item: ItemChange) -> None:
                 ExpressionAttributeNames={f"#n{i}": n for i, n in enumerate(NOTIFIER_COUNTERS)},
             )
             return
-        except client.exceptions.ConditionalCheckFailedException:
+        except db.client().exceptions.ConditionalCheckFailedException:
             pass
-    client.update_item(**_update_of(table, item))
+    db.call("update_item", **_update_of(table, item))
 
 
 def _update_of(table: str, item: ItemChange) -> dict[str, Any]:

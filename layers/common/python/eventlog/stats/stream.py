@@ -353,7 +353,7 @@ def commit(records: list[Record], guards: list[Record], rules: _Rules) -> None:
         seen_times.drop_stale(deltas)
         actions = _transaction(records, guards, deltas, creating)
         try:
-            db.client().transact_write_items(TransactItems=actions)
+            db.transact_write_items(actions)
             for delta in deltas.items.values():
                 for name, ms in delta.last_seen.items():
                     seen_times.note(key_of(delta.key), name, ms)

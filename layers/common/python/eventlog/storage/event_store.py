@@ -86,12 +86,13 @@ def from_item(item: dict[str, Any]) -> Event:
 def put_new_events(events: list[Event], expires_at: int) -> None:
     """Store events whose ids are fresh ULIDs: nothing can collide, so they are batched, a
     numbered event's index item in the same batch."""
-    with db.events_table().batch_writer() as batch:
-        for event in events:
-            batch.put_item(Item=to_item(event, expires_at))
-            if event.number is not None:
-                index = {**_number_key(event.app_id, event.number), "id": event.id}
-                batch.put_item(Item={**index, "expires_at": expires_at})
+    items = []
+    for event in events:
+        items.append(to_item(event, expires_at))
+        if event.number is not None:
+            index = {**_number_key(event.app_id, event.number), "id": event.id}
+            items.append({**index, "expires_at": expires_at})
+    db.events_table().put_all(items)
 
 
 def put_event_once(event: Event, expires_at: int) -> bool:
@@ -244,7 +245,7 @@ def event_pages_ascending(
     `any_of` keeps the events whose field has one of the values (`{"level": ["ERROR"]}`); expired
     events are left out. `evaluated` and `last_id` count the items read, kept or not, so a caller
     can move past the ones left out. The expressions are strings: this runs in threads, where
-    boto3's Key/Attr builders are not safe (see `db.run_parallel`).
+    boto3's Key/Attr builders are not safe (see `eventlog.storage.db`).
     """
     if after_id >= highest_id:
         return  # nothing can lie between (and DynamoDB refuses a BETWEEN the wrong way round)

@@ -81,8 +81,8 @@ def put_app_with_key(
     name_claim = {"pk": f"APPNAME#{app['name'].lower()}", "sk": "APPNAME", "app_id": app["id"]}
     new_only = {"ConditionExpression": "attribute_not_exists(pk)"}
     try:
-        db.client().transact_write_items(
-            TransactItems=[
+        db.transact_write_items(
+            [
                 {"Put": {"TableName": table_name, "Item": name_claim, **new_only}},
                 {"Put": {"TableName": table_name, "Item": app_item(app), **new_only}},
                 {"Put": {"TableName": table_name, "Item": key_item(key_hash, key)}},
