@@ -28,6 +28,7 @@ DYNAMODB_CALLS = {
     "update_item",
 }
 DYNAMODB_MODULES = ("boto3.dynamodb", "eventlog.storage.db")
+HTTP_MODULES = ("eventlog_api", "aws_lambda_powertools.event_handler")
 
 
 def _outside_storage() -> list[Path]:
