@@ -11,7 +11,7 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.conftest import load_template
+from tests.support.fake_aws import load_template
 
 # The document's request body, as written.
 SEED_BODY = """[

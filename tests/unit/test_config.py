@@ -3,7 +3,7 @@
 import pytest
 
 from eventlog.base.config import SettingsError, get_settings
-from tests.conftest import FUNCTION_ENV_NAMES
+from tests.support.fake_aws import FUNCTION_ENV_NAMES
 
 
 @pytest.fixture

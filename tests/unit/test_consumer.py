@@ -16,7 +16,7 @@ from eventlog.delivery.propagation import batch_body
 from eventlog.models.admin import TokenIn
 from eventlog.models.events import Event
 from eventlog.models.subscriptions import Subscription
-from tests.conftest import (
+from tests.support.handlers import (
     HttpResponse,
     invoke_http,
     sample_event,

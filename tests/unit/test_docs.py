@@ -11,7 +11,8 @@ from typing import Any
 import openapi
 import pytest
 
-from tests.conftest import invoke, invoke_http, load_template, sample_event, set_headers
+from tests.support.fake_aws import load_template
+from tests.support.handlers import invoke, invoke_http, sample_event, set_headers
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 

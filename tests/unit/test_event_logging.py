@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 
 from eventlog.events import sequences
-from tests.conftest import (
-    Api,
-    HttpResponse,
-    aws_client,
-)
+from tests.support.api import Api
+from tests.support.fake_aws import aws_client
+from tests.support.handlers import HttpResponse
 
 SEED_BODY = {
     "event_type": "ERROR",

@@ -6,7 +6,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from local_stack import moto_patches
-from tests.conftest import aws_client, create_key_table
+from tests.support.fake_aws import aws_client, create_key_table
 
 
 @pytest.fixture

@@ -29,7 +29,8 @@ from local_stack.streams import (
     stream_record,
 )
 from local_stack.template import Template, TemplateError
-from tests.conftest import TEMPLATE_PATH, aws_client, create_key_table, load_template
+from tests.support import TEMPLATE_PATH
+from tests.support.fake_aws import aws_client, create_key_table, load_template
 
 TABLE = "Items"
 FAILURE_QUEUE = "Failures"

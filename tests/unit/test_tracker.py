@@ -12,7 +12,8 @@ from eventlog.base.timeutil import parse_iso, utcnow
 from eventlog.compat import tracker
 from eventlog.events import ingestion
 from eventlog.models.events import HEARTBEAT_NAME
-from tests.conftest import Api, HttpResponse
+from tests.support.api import Api
+from tests.support.handlers import HttpResponse
 
 RECORD = "/api/v1/events/{name}"
 DAILY = "/api/v1/events"
