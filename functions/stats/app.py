@@ -8,6 +8,7 @@ not a field, so that the seed profiles' bodies stay as their clients know them.
 
 from typing import Annotated
 
+import log_processing_stats_routes
 import tracker_stats_routes
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -25,7 +26,6 @@ from eventlog.models.stats import (
     Hourly,
     HourlyQuery,
     LevelFilter,
-    Metrics,
     NotificationCounts,
     StatsRange,
     Timeseries,
@@ -39,6 +39,7 @@ AS_OF_HEADER = "X-Eventlog-As-Of"
 
 logger = Logger()
 app = create_resolver()
+app.include_router(log_processing_stats_routes.router)
 app.include_router(tracker_stats_routes.router)
 
 
@@ -94,12 +95,6 @@ def notifications(
 ) -> Response[NotificationCounts]:
     known_query(app, StatsRange)
     return json_response(statistics.notifications(app_id, query))
-
-
-@app.get("/metrics")
-def metrics() -> Response[Metrics]:
-    """Seed 002: all-time totals of the caller's app (an admin's: the `default` app)."""
-    return json_response(statistics.metrics(caller_app_id(app)))
 
 
 PNG_RESPONSE: dict[int, OpenAPIResponse] = {
