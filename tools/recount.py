@@ -38,6 +38,18 @@ STACK_PARAMETERS = {
     "RETENTION_DAYS": "RetentionDays",
     "NAME_CARDINALITY_LIMIT": "NameCardinalityLimit",
 }
+# The core's configuration asks for every setting the functions need (eventlog.base.config); a
+# recount reads none of these, so they are named unused rather than looked up.
+UNUSED_SETTINGS = (
+    "IDEMPOTENCY_TABLE",
+    "SIGNING_SECRET_PARAMETER",
+    "USAGE_PLAN_ID_PARAMETER",
+    "OPERATOR_API_KEY_ID_PARAMETER",
+    "NOTIFICATION_QUEUE_URL",
+    "ALERTS_TOPIC_ARN",
+    "CHANNEL_SECRETS_PREFIX",
+    "AGGREGATION_FAILURE_QUEUE_URL",
+)
 LOCAL_REGION = "us-east-1"
 # Without a terminal, progress is shown only for ranges longer than this.
 LONG_RANGE_DAYS = 7
@@ -94,6 +106,7 @@ def _use_local_stack(endpoint_url: str) -> None:
             **LOCAL_TABLES,
         }
     )
+    _name_unused_settings()
 
 
 def _use_stack(stack_name: str, region: str | None) -> None:
@@ -114,6 +127,12 @@ def _use_stack(stack_name: str, region: str | None) -> None:
     for variable, name in STACK_PARAMETERS.items():
         if name in parameters:
             os.environ[variable] = parameters[name]
+    _name_unused_settings()
+
+
+def _name_unused_settings() -> None:
+    for name in UNUSED_SETTINGS:
+        os.environ.setdefault(name, "unused by a recount")
 
 
 class ProgressBar:
@@ -148,7 +167,7 @@ def _shown(attribute: str, value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, str):
-        text = value.replace("\x1f", OVERFLOW_SHOWN)  # aggregation.OVERFLOW
+        text = value.replace("\x1f", OVERFLOW_SHOWN)  # eventlog.storage.aggregates.OVERFLOW
         return repr(text if len(text) <= SAMPLE_SHOWN else text[:SAMPLE_SHOWN] + "…")
     if attribute.startswith("t|"):  # a last-seen time, in epoch milliseconds
         return datetime.fromtimestamp(value / 1000, UTC).isoformat(timespec="milliseconds")

@@ -15,9 +15,9 @@ from typing import Any
 import boto3
 import pytest
 import requests
+from loopback_receiver import LoopbackReceiver, Received
 
 from local_stack import LocalStackProcess
-from tests.conftest import LoopbackReceiver, Received
 
 WEBHOOK_SECRET = "whsec_integration_0123456789"  # noqa: S105 - test values
 SUBSCRIPTION_SECRET = "subsec_integration_0123456789"  # noqa: S105

@@ -32,7 +32,7 @@ from eventlog.stats.histogram import (
     PLOT_RIGHT,
     WIDTH,
 )
-from tests.conftest import settle
+from tests.support.local_stack import settle
 
 TIMEOUT = 30
 LEVEL_ORDER = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]

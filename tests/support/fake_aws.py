@@ -195,7 +195,10 @@ class DynamoDBCalls:
 
 def core_dynamodb_clients() -> list[Any]:
     """The clients every DynamoDB call of the core goes through (tables, idempotency records)."""
-    from eventlog.delivery import notifications
     from eventlog.storage import db, idempotency
 
-    return [db.client(), idempotency._persistence().client, notifications._persistence().client]
+    return [
+        db.client(),
+        idempotency._persistence().client,
+        idempotency.notifier_persistence().client,
+    ]

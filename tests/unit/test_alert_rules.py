@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import aws_client
+from tests.support.fake_aws import aws_client
 
 RULES = "/apps/{app_id}/alert-rules"
 RULE = "/apps/{app_id}/alert-rules/{rule_id}"
@@ -327,8 +327,8 @@ def test_a_rule_counts_in_its_condition_only_the_events_after_its_creation(api, 
     counts it: a new rule's counter starts at its creation, it does not look back."""
     from eventlog.base.timeutil import utcnow
     from eventlog.delivery import alerts, notifications
-    from eventlog.stats import aggregation
     from eventlog.stats.buckets import Granularity, Run
+    from eventlog.storage import aggregates
 
     payment = {"level": "ERROR", "name": "payment", "message": "card declined"}
     assert api.ingest(app.id, [payment] * 3).status == 201
@@ -345,7 +345,7 @@ def test_a_rule_counts_in_its_condition_only_the_events_after_its_creation(api, 
     # All five are counted, and all five match the rule...
     end = Granularity.MINUTE.floor(now) + Granularity.MINUTE.step
     window = Run(Granularity.MINUTE, end - 5 * Granularity.MINUTE.step, end)
-    buckets = aggregation.read_counts(app.id, [window])
+    buckets = aggregates.read_counts(app.id, [window])
     assert sum(bucket.counters.get("l|ERROR", 0) for bucket in buckets) == 5
     # ...but its condition counts the two stored after it was created: 2 is not more than 3.
     assert notifications.window_counts(app.id, rule, 5, 1, now) == [2]
@@ -362,19 +362,18 @@ def test_an_sns_topic_of_another_account_is_refused(api, app):
 
 
 def test_deleting_a_rule_forgets_its_cooldowns(api, aws, app):
-    from eventlog.delivery import alerts
     from eventlog.models.base import Level
-    from eventlog.storage import db
+    from eventlog.storage import aggregates, db
 
     rule = create(api, app.id, {"channels": [{"type": "sns"}]}).body
     table = db.aggregates_table()
     for level in (Level.ERROR, Level.CRITICAL):
-        table.put_item(Item={**alerts.cooldown_key(app.id, rule["id"], level), "x": 1})
-    other = alerts.cooldown_key(app.id, "r_other", Level.ERROR)
+        table.put_item(Item={**aggregates.cooldown_key(app.id, rule["id"], level), "x": 1})
+    other = aggregates.cooldown_key(app.id, "r_other", Level.ERROR)
     table.put_item(Item={**other, "x": 1})
     assert api.admin_request("DELETE", RULE, app_id=app.id, rule_id=rule["id"]).status == 200
     left = table.query(
         KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": alerts.cooldown_partition(app.id)},
+        ExpressionAttributeValues={":pk": aggregates.cooldown_partition(app.id)},
     )["Items"]
     assert [item["sk"] for item in left] == [other["sk"]]

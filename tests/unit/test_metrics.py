@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from eventlog.base.timeutil import utcnow
-from eventlog.stats import aggregation
+from eventlog.storage import aggregates
 
 
 def test_metrics_count_every_event_stored_and_every_notification_sent(api, app):
@@ -11,7 +11,7 @@ def test_metrics_count_every_event_stored_and_every_notification_sent(api, app):
     assert api.ingest(app.id, batch).status == 201
     old = {"level": "warning", "message": "last year", "occurred_at": "2024-11-08T14:23:30Z"}
     assert api.ingest(app.id, old).status == 201
-    aggregation.count_notifications(app.id, utcnow(), sent=2, failed=1)
+    aggregates.count_notifications(app.id, utcnow(), sent=2, failed=1)
     reply = api.metrics(app_id=app.id)
     assert reply.status == 200, reply.text
     assert reply.body == {"logs_processed": 7, "notifications_sent": 2}
@@ -39,15 +39,15 @@ def test_metrics_without_a_default_app_for_an_admin_is_404(api, aws):
 
 def test_metrics_never_mix_apps(api, app, other_app):
     api.ingest(other_app.id, [{"message": "x"}] * 5)
-    aggregation.count_notifications(other_app.id, utcnow(), sent=4)
+    aggregates.count_notifications(other_app.id, utcnow(), sent=4)
     assert api.metrics(app_id=app.id).body == {"logs_processed": 0, "notifications_sent": 0}
     assert api.metrics(app_id=other_app.id).body == {"logs_processed": 5, "notifications_sent": 4}
 
 
 def test_notifications_statistics_count_sent_and_failed_in_the_range(api, app):
     now = utcnow()
-    aggregation.count_notifications(app.id, now, sent=3, failed=1)
-    aggregation.count_notifications(app.id, now - timedelta(days=3), sent=5)
+    aggregates.count_notifications(app.id, now, sent=3, failed=1)
+    aggregates.count_notifications(app.id, now - timedelta(days=3), sent=5)
     reply = api.stats(app.id, "notifications")
     assert reply.status == 200, reply.text
     assert reply.body["sent"] == 3
@@ -57,7 +57,7 @@ def test_notifications_statistics_count_sent_and_failed_in_the_range(api, app):
 
 
 def test_notification_counters_do_not_count_as_events(api, app):
-    aggregation.count_notifications(app.id, datetime(2026, 1, 1, 12, tzinfo=UTC), sent=9)
+    aggregates.count_notifications(app.id, datetime(2026, 1, 1, 12, tzinfo=UTC), sent=9)
     reply = api.stats(
         app.id, "by-level", since="2026-01-01T00:00:00Z", until="2026-01-02T00:00:00Z"
     )

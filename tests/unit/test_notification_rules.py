@@ -12,7 +12,7 @@ from eventlog.delivery import alerts, notifications, notify_queue
 from eventlog.models.alerts import AlertRule, AlertRuleIn, Increase, Threshold
 from eventlog.models.base import Level
 from eventlog.models.events import Event
-from tests.conftest import FakeLambdaContext
+from tests.support.handlers import FakeLambdaContext
 
 NOW = datetime(2026, 2, 10, 10, 5, 30, tzinfo=UTC)
 SNS = {"type": "sns", "topic_arn": "arn:aws:sns:us-east-1:123456789012:alerts"}

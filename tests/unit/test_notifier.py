@@ -21,10 +21,9 @@ from eventlog.delivery import alerts, channels, notify_queue
 from eventlog.delivery.outbound import verify_signature
 from eventlog.models.alerts import AlertRuleIn, AlertRuleUpdate
 from eventlog.models.events import Event
-from eventlog.stats import aggregation
 from eventlog.stats.buckets import Granularity, Run
-from eventlog.storage import event_store
-from tests.conftest import invoke, sample_event
+from eventlog.storage import aggregates, event_store
+from tests.support.handlers import invoke, sample_event
 
 SECRET = "whsec_tests_0123456789abcdef"  # noqa: S105 - a test secret
 START = datetime(2026, 2, 10, 10, 5, 30, tzinfo=UTC)
@@ -113,14 +112,14 @@ def counters(app_id: int, at: datetime) -> list[dict[str, int]]:
     found = []
     for granularity in Granularity:
         start = granularity.floor(at)
-        buckets = aggregation.read_counts(
+        buckets = aggregates.read_counts(
             app_id, [Run(granularity, start, start + granularity.step)]
         )
         values = buckets[0].counters if buckets else {}
         found.append(
             {
-                "sent": values.get(aggregation.NOTIFICATIONS_SENT, 0),
-                "failed": values.get(aggregation.NOTIFICATIONS_FAILED, 0),
+                "sent": values.get(aggregates.NOTIFICATIONS_SENT, 0),
+                "failed": values.get(aggregates.NOTIFICATIONS_FAILED, 0),
             }
         )
     return found
@@ -128,7 +127,7 @@ def counters(app_id: int, at: datetime) -> list[dict[str, int]]:
 
 def subscribe_queue_to(topic_arn: str) -> Any:
     """An SQS queue subscribed to the topic; returns a function reading what arrived."""
-    from tests.conftest import aws_client
+    from tests.support.fake_aws import aws_client
 
     sqs, sns = aws_client("sqs"), aws_client("sns")
     url = sqs.create_queue(QueueName=f"sns-tap-{abs(hash(topic_arn))}")["QueueUrl"]
@@ -510,7 +509,7 @@ def test_an_event_of_another_app_is_malformed(app, other_app, receiver, loopback
 def test_an_ingested_event_reaches_the_webhook(api, aws, app, receiver, loopback_targets):
     """The stream processor queues it; the queue's records, as Lambda gets them, drive the
     notifier."""
-    from tests.conftest import aws_client
+    from tests.support.fake_aws import aws_client
 
     hook = rule(app.id, webhook(receiver.url), event_name="checkout", cooldown_seconds=0)
     reply = api.ingest(app.id, {"level": "ERROR", "name": "checkout", "message": "boom"})

@@ -16,14 +16,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from loopback_receiver import LoopbackReceiver
 
 from eventlog.access.apps import create_app
 from eventlog.base.config import get_settings
-from eventlog.base.timeutil import parse_iso, utcnow
+from eventlog.base.timeutil import format_iso, parse_iso, utcnow
 from eventlog.delivery import outbound, propagation, subscriptions
 from eventlog.events import ingestion
 from eventlog.models.subscriptions import SubscriptionIn
-from tests.conftest import FakeLambdaContext, LoopbackReceiver, handler_module, sample_event
+from eventlog.storage import registry
+from tests.support.handlers import FakeLambdaContext, handler_module, sample_event
 
 SECRET = "whsec_propagator_tests_0123"  # noqa: S105 - a test value
 TOKEN = "consumer-api-token"  # noqa: S105 - a test value
@@ -567,9 +569,13 @@ def test_a_leased_subscription_is_left_to_the_run_holding_it(api, app, receiver,
     ids = ingest(api, app.id, *messages(2))
     now = env.clock.now()
     until = int((now.timestamp() + 60) * 1000)
-    assert propagation.acquire_lease(sub, "another-run", now, until) is not None
-    assert propagation.acquire_lease(sub, "a-third-run", now, until) is None
-    assert propagation.acquire_lease(sub, "another-run", now, until) is not None  # its own
+
+    def lease(owner: str) -> bool:
+        return registry.lease_subscription(sub.app_id, sub.id, owner, now, until) is not None
+
+    assert lease("another-run")
+    assert not lease("a-third-run")
+    assert lease("another-run")  # its own
     propagate()
     assert receiver.requests == []
     env.clock.advance(61)  # its run died: the lease expires
@@ -580,9 +586,10 @@ def test_a_leased_subscription_is_left_to_the_run_holding_it(api, app, receiver,
 def test_the_checkpoint_moves_only_from_the_value_read(api, app, receiver, env):
     sub = subscribe(app.id, receiver.url)
     ids = ingest(api, app.id, *messages(2))
-    assert propagation.advance_checkpoint(sub, sub.checkpoint, ids[1], 2)
+    at = format_iso(env.clock.now())
+    assert registry.advance_checkpoint(sub.app_id, sub.id, sub.checkpoint, ids[1], 2, at)
     # a slower run that read the old checkpoint cannot move it (back) to its own batch's end
-    assert not propagation.advance_checkpoint(sub, sub.checkpoint, ids[0], 1)
+    assert not registry.advance_checkpoint(sub.app_id, sub.id, sub.checkpoint, ids[0], 1, at)
     assert state(sub).checkpoint == ids[1]
     assert state(sub).delivered == 2
 

@@ -27,10 +27,10 @@ from eventlog.models.stats import (
     TimeseriesQuery,
     TopMessagesQuery,
 )
-from eventlog.stats import aggregation, recount, statistics
-from eventlog.stats.aggregation import HEARTBEATS, NOTIFICATIONS_SENT, counts_key, dimension_key
+from eventlog.stats import recount, statistics
 from eventlog.stats.buckets import Granularity, Run
-from eventlog.storage import db, event_store, registry
+from eventlog.storage import aggregates, db, event_store, registry
+from eventlog.storage.aggregates import HEARTBEATS, NOTIFICATIONS_SENT, counts_key, dimension_key
 
 TODAY = utcnow().date()
 FIRST, SECOND = TODAY - timedelta(days=2), TODAY - timedelta(days=1)
@@ -161,7 +161,7 @@ def test_a_recount_takes_back_what_no_raw_event_accounts_for(raw):
     recount_days(raw.id)
     hour = counts_key(raw.id, Granularity.HOUR, f"{FIRST}T10")
     add_to(hour, {"l|ERROR": 7, "l|DEBUG": 3})
-    ghost = dimension_key(raw.id, aggregation.Dimension.NAME, str(SECOND), "ghost")
+    ghost = dimension_key(raw.id, aggregates.Dimension.NAME, str(SECOND), "ghost")
     db.aggregates_table().put_item(Item={**ghost, "value": "ghost", "h|04|INFO": 4})
     add_to(counts_key(raw.id, Granularity.DAY, str(SECOND)), {"d|names": 1})
 
@@ -205,10 +205,10 @@ def test_a_dry_run_plans_without_writing(raw):
 
 
 def test_the_notifiers_counters_survive(raw):
-    aggregation.count_notifications(raw.id, at(FIRST, 10, 5), sent=2, failed=1)
+    aggregates.count_notifications(raw.id, at(FIRST, 10, 5), sent=2, failed=1)
     # A bucket with notifications and no events, whose level counter is wrong.
     quiet = at(SECOND, 3)
-    aggregation.count_notifications(raw.id, quiet, sent=4)
+    aggregates.count_notifications(raw.id, quiet, sent=4)
     add_to(counts_key(raw.id, Granularity.HOUR, f"{SECOND}T03"), {"l|INFO": 5})
 
     recount_days(raw.id)
@@ -257,8 +257,8 @@ def test_rule_counters_count_the_events_received_since_the_rules_creation(app, s
     recount_days(app.id)
 
     minute = Run(Granularity.MINUTE, at(SECOND, 9, 15), at(SECOND, 9, 16))
-    (bucket,) = aggregation.read_counts(app.id, [minute])
-    assert bucket.counters[aggregation.rule_counter(rule.id)] == 1
+    (bucket,) = aggregates.read_counts(app.id, [minute])
+    assert bucket.counters[aggregates.rule_counter(rule.id)] == 1
     assert bucket.counters["l|ERROR"] == 2
 
 
@@ -400,7 +400,7 @@ def test_the_report_summarises_beyond_fifty_lines():
     plan = recount.RecountPlan(1, at(FIRST, 0), at(TODAY, 0), events_read=9, events_counted=8)
     plan.items = [
         recount.ItemChange(
-            key=dimension_key(1, aggregation.Dimension.NAME, str(FIRST), f"{name}{index}"),
+            key=dimension_key(1, aggregates.Dimension.NAME, str(FIRST), f"{name}{index}"),
             changes=[
                 recount.AttributeChange("h|08|INFO", 0, 2),
                 recount.AttributeChange("value", None, f"{name}{index}"),
@@ -408,7 +408,7 @@ def test_the_report_summarises_beyond_fifty_lines():
             existed=False,
             delete=False,
         )
-        for index, name in enumerate([aggregation.OVERFLOW] + ["n"] * 29)
+        for index, name in enumerate([aggregates.OVERFLOW] + ["n"] * 29)
     ]
     plan.items_compared = 40
     out = io.StringIO()

@@ -25,7 +25,8 @@ from eventlog.models.stats import (
 from eventlog.stats import statistics, stream
 from eventlog.storage import db
 from local_stack.streams import stream_record
-from tests.conftest import EventRecords, aws_client
+from tests.support.fake_aws import aws_client
+from tests.support.local_stack import EventRecords
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 RANGE = {"since": NOW - timedelta(days=2), "until": NOW + timedelta(days=2)}

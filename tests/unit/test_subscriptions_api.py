@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import aws_client
+from tests.support.fake_aws import aws_client
 
 SUBSCRIPTIONS = "/apps/{app_id}/subscriptions"
 SUBSCRIPTION = "/apps/{app_id}/subscriptions/{subscription_id}"
@@ -131,12 +131,11 @@ def test_patch_refuses_nulls_and_unknown_fields(api, app, receiver, loopback_tar
 def test_enabling_a_subscription_the_propagator_disabled_clears_its_failures(
     api, app, receiver, loopback_targets
 ):
-    from eventlog.delivery import subscriptions
-    from eventlog.storage import db
+    from eventlog.storage import db, registry
 
     created = create(api, app.id, url=receiver.url).body
     db.registry_table().update_item(  # what the propagator does after too many failures
-        Key=subscriptions.subscription_key(app.id, created["id"]),
+        Key=registry.subscription_key(app.id, created["id"]),
         UpdateExpression="SET enabled = :no, consecutive_failures = :n, disabled_reason = :why, "
         "last_error = :error, next_attempt_at = :later",
         ExpressionAttributeValues={

@@ -1,7 +1,7 @@
 """Seed 001 (event tracker) over the core: named occurrences, counted by day and hour of day.
 
 An occurrence is a native event with a `name` and a `count`; the seed's readings come from the
-aggregates only (`eventlog.stats.aggregation`): one item per name and day, holding its counts per
+aggregates only (`eventlog.storage.aggregates`): one item per name and day, holding its counts per
 hour. Only days with data are stored, so a reading grows with the (name, day) pairs an app has,
 never with its number of events. Names beyond a day's distinct-name limit are counted together
 and not listed here.
@@ -32,10 +32,9 @@ from eventlog.compat.models.tracker import (
 from eventlog.events import deletion, ingestion
 from eventlog.models.events import HEARTBEAT_NAME
 from eventlog.models.stats import FIRST_YEAR, LAST_YEAR
-from eventlog.stats import aggregation
-from eventlog.stats.aggregation import OVERFLOW, Dimension
 from eventlog.stats.buckets import Granularity
-from eventlog.storage import registry
+from eventlog.storage import aggregates, registry
+from eventlog.storage.aggregates import OVERFLOW, Dimension
 
 DAY = Granularity.DAY
 HOURS = 24
@@ -65,7 +64,7 @@ def record(app_id: int | None, name: str, payload: Any) -> None:
 def _days(app_id: int, first: datetime, last: datetime) -> list[tuple[datetime, Counter[str]]]:
     """Each day from first to last (included) with data, in order, and each name's count."""
     days: defaultdict[datetime, Counter[str]] = defaultdict(Counter)
-    for found in aggregation.read_dimension_days(app_id, Dimension.NAME, first, last):
+    for found in aggregates.read_dimension_days(app_id, Dimension.NAME, first, last):
         if found.value not in (HEARTBEAT_NAME, OVERFLOW):
             days[found.day][found.value] += sum(found.counters.values())
     # Names deleted since leave zeros behind: only positive counts.
@@ -113,7 +112,7 @@ def frequencies(app_id: int | None) -> list[Frequency]:
     """Every name's all-time total and its distribution over the hours of the day (UTC)."""
     app_id = registry.app_or_default(app_id)
     hour_counts: defaultdict[str, list[int]] = defaultdict(lambda: [0] * HOURS)
-    for found in aggregation.read_dimension_days(app_id, Dimension.NAME, *ALL_DAYS):
+    for found in aggregates.read_dimension_days(app_id, Dimension.NAME, *ALL_DAYS):
         if found.value in (HEARTBEAT_NAME, OVERFLOW):
             continue
         for hour, count in found.hours():

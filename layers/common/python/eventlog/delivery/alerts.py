@@ -1,8 +1,7 @@
-"""Alert rules: stored per app in the registry table, their channel secrets in SSM.
-
-Layout: `APP#<app_id>` / `RULE#<rule_id>`, beside the app's own item (`APP#<app_id>` / `APP`), so
-the write path reads an app and its rules with one Query (`app_and_rules`). Secrets (a webhook's
-signing secret, a Slack URL) are SecureStrings under `rules/<rule_id>/channel-<index>`.
+"""Alert rules: stored per app in the registry table (`eventlog.storage.registry`), beside the
+app's own item, so the write path reads an app and its rules with one Query (`app_and_rules`).
+Their channel secrets (a webhook's signing secret, a Slack URL) are SecureStrings in SSM under
+`rules/<rule_id>/channel-<index>`.
 """
 
 from typing import Any
@@ -29,17 +28,10 @@ from eventlog.models.alerts import (
     check_condition,
 )
 from eventlog.models.base import Level
-from eventlog.storage import db, registry
+from eventlog.storage import aggregates, registry
 
 # Every ingest request reads its app's rules: a bound keeps that read small.
 MAX_RULES_PER_APP = 25
-RULE_PREFIX = "RULE#"
-# Sort keys from the app's own item ("APP") through its rules ("RULE#..."), not its subscriptions.
-_APP_AND_RULES = ("APP", "RULE$")
-
-
-def _rule_key(app_id: int, rule_id: str) -> dict[str, str]:
-    return {"pk": registry.app_partition(app_id), "sk": f"{RULE_PREFIX}{rule_id}"}
 
 
 def _secrets_owner(rule_id: str) -> str:
@@ -85,8 +77,8 @@ def _account(topic_arn: str) -> str:
     return topic_arn.split(":")[4] if topic_arn.count(":") >= 5 else ""
 
 
-def _to_item(rule: AlertRule) -> dict[str, Any]:
-    return {**_rule_key(rule.app_id, rule.id), **rule.model_dump(mode="json", exclude_none=True)}
+def _stored(rule: AlertRule) -> dict[str, Any]:
+    return rule.model_dump(mode="json", exclude_none=True)
 
 
 def _from_item(item: dict[str, Any]) -> AlertRule:
@@ -110,17 +102,12 @@ def default_rule_item(app_id: int, created_at: str) -> dict[str, Any]:
         created_at=created_at,
         updated_at=created_at,
     )
-    return _to_item(rule)
-
-
-def _rule_items(app_id: int, limit: int, after: str | None = None) -> list[dict]:
-    after_sk = f"{RULE_PREFIX}{after}" if after else None
-    return registry.owned_items(app_id, RULE_PREFIX, limit, after_sk)
+    return registry.rule_item(_stored(rule))
 
 
 def create_rule(app_id: int, rule_in: AlertRuleIn) -> AlertRule:
     registry.require_app(app_id)
-    if len(_rule_items(app_id, limit=MAX_RULES_PER_APP)) >= MAX_RULES_PER_APP:
+    if len(registry.rule_items(app_id, limit=MAX_RULES_PER_APP)) >= MAX_RULES_PER_APP:
         raise InvalidInputError(f"an app has at most {MAX_RULES_PER_APP} alert rules")
     channels, secrets = _stored_channels(rule_in.channels)
     now = format_iso(utcnow())
@@ -134,12 +121,12 @@ def create_rule(app_id: int, rule_in: AlertRuleIn) -> AlertRule:
     )
     # Secrets first: a rule is never stored without them.
     secret_store.replace(_secrets_owner(rule.id), secrets)
-    db.registry_table().put_item(Item=_to_item(rule))
+    registry.put_rule(_stored(rule))
     return rule
 
 
 def find_rule(app_id: int, rule_id: str) -> AlertRule | None:
-    item = db.registry_table().get_item(Key=_rule_key(app_id, rule_id)).get("Item")
+    item = registry.get_rule(app_id, rule_id)
     return _from_item(item) if item else None
 
 
@@ -153,7 +140,7 @@ def get_rule(app_id: int, rule_id: str) -> AlertRule:
 
 def list_rules(app_id: int, limit: int, cursor: str | None) -> AlertRulePage:
     registry.require_app(app_id)
-    items = _rule_items(app_id, limit=limit + 1, after=cursor)
+    items = registry.rule_items(app_id, limit=limit + 1, after=cursor)
     rules = [_from_item(item) for item in items[:limit]]
     return AlertRulePage(items=rules, next_cursor=rules[-1].id if len(items) > limit else None)
 
@@ -172,46 +159,19 @@ def update_rule(app_id: int, rule_id: str, update: AlertRuleUpdate) -> AlertRule
     rule = AlertRule.model_validate(merged)
     if secrets is not None:
         secret_store.replace(_secrets_owner(rule_id), secrets)
-    try:
-        db.registry_table().put_item(
-            Item=_to_item(rule),
-            ConditionExpression="updated_at = :seen",
-            ExpressionAttributeValues={":seen": current.updated_at},
-        )
-    except db.client().exceptions.ConditionalCheckFailedException:
-        raise ConflictError(f"alert rule {rule_id} changed meanwhile: read it and retry") from None
+    if not registry.replace_rule(_stored(rule), updated_at_read=current.updated_at):
+        raise ConflictError(f"alert rule {rule_id} changed meanwhile: read it and retry")
     return rule
 
 
 def delete_rule(app_id: int, rule_id: str) -> AlertRule:
     registry.require_app(app_id)
-    reply = db.registry_table().delete_item(Key=_rule_key(app_id, rule_id), ReturnValues="ALL_OLD")
-    if "Attributes" not in reply:
+    deleted = registry.delete_rule(app_id, rule_id)
+    if deleted is None:
         raise NotFoundError(f"app {app_id} has no alert rule {rule_id}")
     secret_store.delete(_secrets_owner(rule_id))
-    _forget_cooldowns(app_id, rule_id)
-    return _from_item(reply["Attributes"])
-
-
-def cooldown_partition(app_id: int) -> str:
-    """Where the notifier claims a rule's cooldowns (aggregates table), one item per level."""
-    return f"APP#{app_id}#ALERT"
-
-
-def cooldown_key(app_id: int, rule_id: str, level: Level) -> dict[str, str]:
-    return {"pk": cooldown_partition(app_id), "sk": f"{rule_id}|{level.value}"}
-
-
-def _forget_cooldowns(app_id: int, rule_id: str) -> None:
-    """The notifier's cooldown claims of a deleted rule (one per level at most)."""
-    table = db.aggregates_table()
-    claims = table.query(
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :rule)",
-        ExpressionAttributeValues={":pk": cooldown_partition(app_id), ":rule": f"{rule_id}|"},
-        ProjectionExpression="pk, sk",
-    )["Items"]
-    for claim in claims:
-        table.delete_item(Key=claim)
+    aggregates.forget_cooldowns(app_id, rule_id)
+    return _from_item(deleted)
 
 
 def channel_secret(rule: AlertRule, index: int) -> str:
@@ -221,18 +181,9 @@ def channel_secret(rule: AlertRule, index: int) -> str:
 
 def app_and_rules(app_id: int) -> tuple[dict[str, Any], list[AlertRule]]:
     """The app (NotFoundError if none) and its rules, in one Query: the write path's first read."""
-    items = db.query_items(
-        db.registry_table(),
-        KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
-        ExpressionAttributeValues={
-            ":pk": registry.app_partition(app_id),
-            ":first": _APP_AND_RULES[0],
-            ":last": _APP_AND_RULES[1],
-        },
-    )
     app: dict[str, Any] | None = None
     rules: list[AlertRule] = []
-    for item in items:
+    for item in registry.app_and_rule_items(app_id):
         if item["sk"] == "APP":
             app = item
         else:

@@ -18,12 +18,12 @@ A message (`eventlog.delivery.notify_queue`) is `{"app_id", "rule_id", "event"}`
    to `notifications_failed`. Any failed delivery raises `NotificationFailed`, so the record is
    reported in the batch's failures and retried alone.
 
-Cooldown: one item per (rule, level) in the aggregates table, `APP#<app>#ALERT` /
-`<rule_id>|<LEVEL>`, holding `last_sent_at` (epoch ms) and the event that claimed it. Claiming
-is one conditional write (no claim yet, or the last one at least `cooldown_seconds` old, or the
-claim is this event's own), so notifiers running at once in a storm let exactly one through.
-The claim is taken when deciding: a notification that then fails every delivery keeps the
-others silent for the cooldown, and reaches the dead-letter queue (which alarms).
+Cooldown: one claim per (rule, level) in the aggregates table (`eventlog.storage.aggregates`,
+"The notifier's state"). Claiming is one conditional write (no claim yet, or the last one at
+least `cooldown_seconds` old, or the claim is this event's own), so notifiers running at once in
+a storm let exactly one through. A rule without a cooldown claims nothing. The claim is taken
+when deciding: a notification that then fails every delivery keeps the others silent for the
+cooldown, and reaches the dead-letter queue (which alarms).
 
 Every function takes `now` so the clock is the caller's (tests pass a fake one).
 """
@@ -33,15 +33,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
 )
@@ -54,10 +49,8 @@ from eventlog.delivery.outbound import DeliveryError
 from eventlog.models.alerts import AlertRule, Condition, Increase, Threshold
 from eventlog.models.base import Level, Model
 from eventlog.models.events import Event
-from eventlog.stats import aggregation
-from eventlog.stats.aggregation import rule_counter
 from eventlog.stats.buckets import Granularity, Run
-from eventlog.storage import db
+from eventlog.storage import aggregates, idempotency
 
 logger = Logger(child=True)
 
@@ -106,7 +99,7 @@ def rule_count(rule: AlertRule, counters: dict[str, int]) -> int:
     """The events of one minute bucket that the rule's condition counts: the stream processor
     counts each event a rule with a condition matches in the rule's own counter, so patterns
     and levels are applied once, when counting (from the rule's creation on)."""
-    return counters.get(rule_counter(rule.id), 0)
+    return counters.get(aggregates.rule_counter(rule.id), 0)
 
 
 def window_counts(
@@ -118,7 +111,7 @@ def window_counts(
     end = Granularity.MINUTE.floor(now) + step
     start = end - windows * window_minutes * step
     totals = [0] * windows
-    for bucket in aggregation.read_counts(app_id, [Run(Granularity.MINUTE, start, end)]):
+    for bucket in aggregates.read_counts(app_id, [Run(Granularity.MINUTE, start, end)]):
         minutes_back = int((end - bucket.start) / step) - 1  # 0 for the current minute
         totals[minutes_back // window_minutes] += rule_count(rule, bucket.counters)
     return totals
@@ -164,22 +157,7 @@ def claim_cooldown(
     `cooldown_seconds` (or the one there was is this event's own, claimed by an earlier try)."""
     if rule.cooldown_seconds <= 0:
         return True
-    now_ms = int(now.timestamp() * 1000)
-    try:
-        db.aggregates_table().update_item(
-            Key=alerts.cooldown_key(app_id, rule.id, level),
-            UpdateExpression="SET #last = :now, #by = :event",
-            ConditionExpression="attribute_not_exists(#last) OR #last <= :cutoff OR #by = :event",
-            ExpressionAttributeNames={"#last": "last_sent_at", "#by": "event_id"},
-            ExpressionAttributeValues={
-                ":now": now_ms,
-                ":cutoff": now_ms - rule.cooldown_seconds * 1000,
-                ":event": event_id,
-            },
-        )
-    except db.client().exceptions.ConditionalCheckFailedException:
-        return False
-    return True
+    return aggregates.claim_cooldown(app_id, rule.id, level, event_id, now, rule.cooldown_seconds)
 
 
 # ---------------------------------------------------------------- decision
@@ -216,13 +194,6 @@ def decide(message: NotificationMessage, rule: AlertRule | None, now: datetime) 
 # ---------------------------------------------------------------- idempotency
 
 
-@cache
-def _persistence() -> DynamoDBPersistenceLayer:
-    # A layer of its own: Powertools configures a layer once, with the first config it is used
-    # with (the ingest path's has other keys).
-    return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
-
-
 def _once(
     kind: str, key: str, compute: Callable[[], dict[str, Any]], lambda_context: Any
 ) -> tuple[dict[str, Any], bool]:
@@ -236,7 +207,7 @@ def _once(
 
     @idempotent_function(
         data_keyword_argument="request",
-        persistence_store=_persistence(),
+        persistence_store=idempotency.notifier_persistence(),
         config=config,
         key_prefix=f"notifier.{kind}",
     )
@@ -428,7 +399,7 @@ def _count(app_id: int, now: datetime, outcome: Outcome) -> None:
     if not outcome.sent and not outcome.failed:
         return
     try:
-        aggregation.count_notifications(app_id, now, sent=outcome.sent, failed=outcome.failed)
+        aggregates.count_notifications(app_id, now, sent=outcome.sent, failed=outcome.failed)
     except Exception:
         logger.exception(
             "notification counters not updated",

@@ -40,14 +40,13 @@ error of our own (DynamoDB, say) is that subscription's outcome for the round (s
 not counted: the next round tries again.
 
 State writes: the admin API writes a subscription's configuration, this module only its state
-(checkpoint, delivered, consecutive_failures, last_error, last_error_at, last_delivery_at,
-next_attempt_at, enabled/disabled_reason when disabling, and the lease), each with an UpdateItem
-of those attributes only, so neither overwrites the other.
+(checkpoint, failures, lease), each only its own attributes, so neither overwrites the other
+(`eventlog.storage.registry`, "subscriptions: delivery state").
 
-Leases: a subscription is worked on under a lease (`lease_owner`, `lease_until` in epoch ms, a
-conditional write) that lasts until the invocation's end plus a margin, and is released when the
-subscription is done. Overlapping runs (a manual invoke, a schedule retry, the local stack) never
-work on the same subscription at once; the lease of a run that died expires by itself.
+Leases: a subscription is worked on under a lease (a conditional write) that lasts until the
+invocation's end plus a margin, and is released when the subscription is done. Overlapping runs
+(a manual invoke, a schedule retry, the local stack) never work on the same subscription at
+once; the lease of a run that died expires by itself.
 
 Sub-minute rates: EventBridge Scheduler runs the function at most once a minute. With
 PROPAGATION_INTERVAL_SECONDS = N below 60, one invocation runs a round every N seconds for a
@@ -65,8 +64,6 @@ Headers: `X-Eventlog-Timestamp` and `X-Eventlog-Signature` (outbound.signature_h
 subscription's secret), `Idempotency-Key` (= batch_id: sha256 of the subscription id and the
 batch's first and last event ids), `X-Eventlog-Subscription`, and `Authorization: Bearer <token>`
 when the subscription has one.
-
-DynamoDB calls here run in threads: every expression is a string (see `eventlog.storage.db`).
 """
 
 import hashlib
@@ -78,6 +75,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from eventlog.base.concurrency import run_parallel
@@ -88,7 +86,7 @@ from eventlog.delivery import outbound, subscriptions
 from eventlog.events import ingestion
 from eventlog.models.events import HEARTBEAT_NAME, Event
 from eventlog.models.subscriptions import Subscription
-from eventlog.storage import db, event_store, registry
+from eventlog.storage import event_store, registry
 from eventlog.storage.registry import DEFAULT_APP_NAME
 
 HEARTBEAT_SERVICE = "propagator"
@@ -152,6 +150,11 @@ class Outcome:
     complete: bool = True  # False: stopped by the read cap or the time left; more may follow
     error: str | None = None
     next_attempt_at: str | None = None
+
+
+def outcome_fields(outcome: Outcome) -> dict[str, Any]:
+    """An outcome as log fields (unset ones left out)."""
+    return {name: value for name, value in asdict(outcome).items() if value is not None}
 
 
 @dataclass
@@ -254,8 +257,8 @@ def run_round(context: _Round, number: int = 1) -> RoundReport:
     """Forward for every enabled subscription that is due, then write the heartbeat."""
     started = clock.monotonic()
     report = RoundReport(round=number, started_at=format_iso(context.now))
-    candidates = list_enabled_subscriptions()
-    report.outcomes = run_parallel([lambda sub=sub: _guarded(sub, context) for sub in candidates])
+    candidates = [subscriptions.from_item(item) for item in registry.enabled_subscriptions()]
+    report.outcomes = run_parallel([partial(_guarded, sub, context) for sub in candidates])
     report.duration_ms = int((clock.monotonic() - started) * 1000)
     _write_heartbeat(report)
     return report
@@ -307,15 +310,18 @@ def forward(listed: Subscription, context: _Round) -> Outcome:
     """Lease the subscription, forward its new events, release it."""
     if not _due(listed, context.now):
         return _backing_off(listed)
-    leased = acquire_lease(listed, context.owner, context.now, context.lease_until_ms())
-    if leased is None:
+    item = registry.lease_subscription(
+        listed.app_id, listed.id, context.owner, context.now, context.lease_until_ms()
+    )
+    if item is None:
         return Outcome(listed.id, listed.app_id, "busy", checkpoint=listed.checkpoint)
+    leased = subscriptions.from_item(item)
     try:
         if not _due(leased, context.now):  # the listing (an index) may be behind
             return _backing_off(leased)
         return _Forwarding(leased, context).run()
     finally:
-        release_lease(leased, context.owner)
+        registry.release_subscription_lease(leased.app_id, leased.id, context.owner)
 
 
 def _backing_off(sub: Subscription) -> Outcome:
@@ -408,8 +414,7 @@ class _Forwarding:
         except outbound.DeliveryError as error:
             self._record_failure(error.message)
             return False
-        moved = advance_checkpoint(self.sub, self.checkpoint, new_checkpoint, len(events))
-        if not moved:
+        if not self._advance(new_checkpoint, delivered=len(events)):
             # Another run moved it: it owns the rest (it may send this batch again, same key).
             self.outcome.status = "conflict"
             self.outcome.error = "the checkpoint was moved by another run"
@@ -437,11 +442,22 @@ class _Forwarding:
 
     def _skip_to(self, new_checkpoint: str) -> None:
         """Move past events the filter left out (nothing to deliver)."""
-        if advance_checkpoint(self.sub, self.checkpoint, new_checkpoint, 0):
+        if self._advance(new_checkpoint, delivered=0):
             self.checkpoint = self.outcome.checkpoint = new_checkpoint
         else:
             self.outcome.status = "conflict"
             self.outcome.error = "the checkpoint was moved by another run"
+
+    def _advance(self, new_checkpoint: str, delivered: int) -> bool:
+        """Move the checkpoint from the one read (False: another run moved it)."""
+        return registry.advance_checkpoint(
+            self.sub.app_id,
+            self.sub.id,
+            self.checkpoint,
+            new_checkpoint,
+            delivered,
+            at=format_iso(clock.now()),
+        )
 
     def _record_failure(self, message: str) -> None:
         settings = get_settings()
@@ -454,8 +470,9 @@ class _Forwarding:
         next_attempt = (
             None if disable else format_iso(self.context.now + timedelta(seconds=backoff))
         )
-        record_failure(
-            self.sub,
+        registry.record_delivery_failure(
+            self.sub.app_id,
+            self.sub.id,
             owner=self.context.owner,
             failures_before=self.failures,
             error=error,
@@ -526,132 +543,3 @@ def batch_body(sub: Subscription, events: list[Event]) -> tuple[bytes, str]:
 
 def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-# ---------------------------------------------------------------- subscription state (DynamoDB)
-
-
-def _key(sub: Subscription) -> dict[str, str]:
-    return subscriptions.subscription_key(sub.app_id, sub.id)
-
-
-def _conditional_update(**update: Any) -> dict[str, Any] | None:
-    """An UpdateItem's returned attributes ({} without ReturnValues), None when its condition
-    failed."""
-    try:
-        return db.registry_table().update_item(**update).get("Attributes", {})
-    except db.client().exceptions.ConditionalCheckFailedException:
-        return None
-
-
-def list_enabled_subscriptions() -> list[Subscription]:
-    """Every enabled subscription, of every app (a Query on gsi1)."""
-    items = db.query_items(
-        db.registry_table(),
-        IndexName="gsi1",
-        KeyConditionExpression="gsi1pk = :subs",
-        FilterExpression="enabled = :yes",
-        ExpressionAttributeValues={":subs": subscriptions.SUBSCRIPTIONS_INDEX_KEY, ":yes": True},
-    )
-    return [subscriptions.from_item(item) for item in items]
-
-
-def acquire_lease(
-    sub: Subscription, owner: str, now: datetime, until_ms: int
-) -> Subscription | None:
-    """The subscription as it is now, leased to `owner` until `until_ms`; None when another
-    run holds it, or it is disabled or gone. An owner may lease again what it holds."""
-    item = _conditional_update(
-        Key=_key(sub),
-        UpdateExpression="SET lease_owner = :owner, lease_until = :until",
-        ConditionExpression=(
-            "attribute_exists(pk) AND enabled = :yes"
-            " AND (attribute_not_exists(lease_until) OR lease_until < :now"
-            " OR lease_owner = :owner)"
-        ),
-        ExpressionAttributeValues={
-            ":owner": owner,
-            ":until": until_ms,
-            ":now": int(now.timestamp() * 1000),
-            ":yes": True,
-        },
-        ReturnValues="ALL_NEW",
-    )
-    return subscriptions.from_item(item) if item is not None else None
-
-
-def release_lease(sub: Subscription, owner: str) -> None:
-    _conditional_update(
-        Key=_key(sub),
-        UpdateExpression="REMOVE lease_owner, lease_until",
-        ConditionExpression="lease_owner = :owner",
-        ExpressionAttributeValues={":owner": owner},
-    )
-
-
-def advance_checkpoint(sub: Subscription, read: str, new: str, delivered: int) -> bool:
-    """Move the checkpoint from `read` to `new` (False if it is no longer `read`); with events
-    delivered, count them and end a run of failures."""
-    values: dict[str, Any] = {":read": read, ":new": new}
-    update = "SET #checkpoint = :new"
-    if delivered:
-        update += ", last_delivery_at = :at, consecutive_failures = :zero"
-        update += " ADD delivered :count REMOVE next_attempt_at"
-        values.update({":at": format_iso(clock.now()), ":zero": 0, ":count": delivered})
-    return (
-        _conditional_update(
-            Key=_key(sub),
-            UpdateExpression=update,
-            ConditionExpression="#checkpoint = :read",
-            ExpressionAttributeNames={"#checkpoint": "checkpoint"},
-            ExpressionAttributeValues=values,
-        )
-        is not None
-    )
-
-
-def record_failure(
-    sub: Subscription,
-    *,
-    owner: str,
-    failures_before: int,
-    error: str,
-    at: str,
-    next_attempt_at: str | None,
-    disabled_reason: str | None,
-) -> bool:
-    """Count a failed delivery (False when the subscription changed meanwhile: re-enabled by a
-    user, or deleted). With `disabled_reason`, disable it."""
-    values: dict[str, Any] = {
-        ":owner": owner,
-        ":before": failures_before,
-        ":failures": failures_before + 1,
-        ":error": error,
-        ":at": at,
-    }
-    sets = ["consecutive_failures = :failures", "last_error = :error", "last_error_at = :at"]
-    if disabled_reason is not None:
-        sets += ["enabled = :no", "disabled_reason = :reason"]
-        values.update({":no": False, ":reason": disabled_reason})
-        update = f"SET {', '.join(sets)} REMOVE next_attempt_at"
-    else:
-        sets.append("next_attempt_at = :next")
-        values[":next"] = next_attempt_at
-        update = f"SET {', '.join(sets)}"
-    before = "consecutive_failures = :before"
-    if failures_before == 0:
-        before = f"(attribute_not_exists(consecutive_failures) OR {before})"
-    return (
-        _conditional_update(
-            Key=_key(sub),
-            UpdateExpression=update,
-            ConditionExpression=f"attribute_exists(pk) AND lease_owner = :owner AND {before}",
-            ExpressionAttributeValues=values,
-        )
-        is not None
-    )
-
-
-def outcome_fields(outcome: Outcome) -> dict[str, Any]:
-    """An outcome as log fields (unset ones left out)."""
-    return {name: value for name, value in asdict(outcome).items() if value is not None}

@@ -1,9 +1,6 @@
-"""Subscriptions: stored per app in the registry table, their secrets in SSM.
-
-Layout: `APP#<app_id>` / `SUB#<subscription_id>`, also under the `gsi1` index as `SUBS` /
-subscription id, so the propagator lists every subscription with one Query. The API writes the
-configuration attributes and the propagator its state attributes (checkpoint, delivered,
-failures...), each with UpdateItem on its own attributes, so neither overwrites the other.
+"""Subscriptions: stored per app in the registry table (`eventlog.storage.registry`), their
+secrets in SSM. This module writes a subscription's configuration, the propagator its state
+(`eventlog.delivery.propagation`), each only its own attributes, so neither overwrites the other.
 Secrets (signing secret, bearer token) are SecureStrings under `subscriptions/<id>/`.
 """
 
@@ -19,18 +16,12 @@ from eventlog.models.subscriptions import (
     SubscriptionPage,
     SubscriptionUpdate,
 )
-from eventlog.storage import db, registry
+from eventlog.storage import registry
 
-SUBSCRIPTION_PREFIX = "SUB#"
-SUBSCRIPTIONS_INDEX_KEY = "SUBS"
 MAX_SUBSCRIPTIONS_PER_APP = 25
 # Names of the secrets in the store, not secrets.
 SECRET = "secret"  # noqa: S105
 BEARER_TOKEN = "bearer_token"  # noqa: S105
-
-
-def subscription_key(app_id: int, subscription_id: str) -> dict[str, str]:
-    return {"pk": registry.app_partition(app_id), "sk": f"{SUBSCRIPTION_PREFIX}{subscription_id}"}
 
 
 def _secrets_owner(subscription_id: str) -> str:
@@ -51,7 +42,8 @@ def _check_url(url: str) -> None:
 
 def create_subscription(app_id: int, request: SubscriptionIn) -> Subscription:
     registry.require_app(app_id)
-    if len(_subscription_items(app_id, MAX_SUBSCRIPTIONS_PER_APP)) >= MAX_SUBSCRIPTIONS_PER_APP:
+    existing = registry.subscription_items(app_id, MAX_SUBSCRIPTIONS_PER_APP)
+    if len(existing) >= MAX_SUBSCRIPTIONS_PER_APP:
         raise InvalidInputError(f"an app has at most {MAX_SUBSCRIPTIONS_PER_APP} subscriptions")
     _check_url(request.url)
     now = utcnow()
@@ -76,25 +68,13 @@ def create_subscription(app_id: int, request: SubscriptionIn) -> Subscription:
         created_at=format_iso(now),
         updated_at=format_iso(now),
     )
-    db.registry_table().put_item(
-        Item={
-            **subscription_key(app_id, subscription_id),
-            "gsi1pk": SUBSCRIPTIONS_INDEX_KEY,
-            "gsi1sk": subscription_id,
-            **subscription.model_dump(mode="json", exclude_none=True),
-        }
-    )
+    registry.put_subscription(subscription.model_dump(mode="json", exclude_none=True))
     return subscription
-
-
-def _subscription_items(app_id: int, limit: int, after: str | None = None) -> list[dict]:
-    after_sk = f"{SUBSCRIPTION_PREFIX}{after}" if after else None
-    return registry.owned_items(app_id, SUBSCRIPTION_PREFIX, limit, after_sk)
 
 
 def get_subscription(app_id: int, subscription_id: str) -> Subscription:
     registry.require_app(app_id)
-    item = db.registry_table().get_item(Key=subscription_key(app_id, subscription_id)).get("Item")
+    item = registry.get_subscription(app_id, subscription_id)
     if item is None:
         raise NotFoundError(f"app {app_id} has no subscription {subscription_id}")
     return from_item(item)
@@ -102,7 +82,7 @@ def get_subscription(app_id: int, subscription_id: str) -> Subscription:
 
 def list_subscriptions(app_id: int, limit: int, cursor: str | None) -> SubscriptionPage:
     registry.require_app(app_id)
-    items = _subscription_items(app_id, limit + 1, cursor)
+    items = registry.subscription_items(app_id, limit + 1, cursor)
     found = [from_item(item) for item in items[:limit]]
     return SubscriptionPage(items=found, next_cursor=found[-1].id if len(items) > limit else None)
 
@@ -137,34 +117,19 @@ def update_subscription(
     if assignments.get("description", "") is None:
         del assignments["description"]
         removals.append("description")
-    names = {f"#a{i}": name for i, name in enumerate(assignments)}
-    names |= {f"#r{i}": name for i, name in enumerate(removals)}
-    expression = "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(assignments)))
-    if removals:
-        expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removals)))
-    try:
-        reply = db.registry_table().update_item(
-            Key=subscription_key(app_id, subscription_id),
-            UpdateExpression=expression,
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={f":a{i}": v for i, v in enumerate(assignments.values())},
-            ReturnValues="ALL_NEW",
-        )
-    except db.client().exceptions.ConditionalCheckFailedException:
-        raise NotFoundError(f"app {app_id} has no subscription {subscription_id}") from None
-    return from_item(reply["Attributes"])
+    updated = registry.update_subscription(app_id, subscription_id, assignments, removals)
+    if updated is None:  # deleted since it was read
+        raise NotFoundError(f"app {app_id} has no subscription {subscription_id}")
+    return from_item(updated)
 
 
 def delete_subscription(app_id: int, subscription_id: str) -> Subscription:
     registry.require_app(app_id)
-    reply = db.registry_table().delete_item(
-        Key=subscription_key(app_id, subscription_id), ReturnValues="ALL_OLD"
-    )
-    if "Attributes" not in reply:
+    deleted = registry.delete_subscription(app_id, subscription_id)
+    if deleted is None:
         raise NotFoundError(f"app {app_id} has no subscription {subscription_id}")
     secret_store.delete(_secrets_owner(subscription_id))
-    return from_item(reply["Attributes"])
+    return from_item(deleted)
 
 
 def subscription_secrets(subscription: Subscription) -> tuple[str, str | None]:

@@ -2,6 +2,7 @@
 subtracts what each deletion removed), as they follow every stored event."""
 
 import time
+from functools import partial
 
 from eventlog.base.concurrency import run_parallel
 from eventlog.base.errors import NotFoundError
@@ -33,7 +34,7 @@ def delete_events_named(app_id: int, name: str, deadline: float) -> EventsDelete
             if time.monotonic() > deadline:
                 return _summary(app_id, name, deleted, complete=False)
             events = run_parallel(
-                [lambda i=event_id: event_store.delete_event(app_id, i) for event_id in chunk]
+                [partial(event_store.delete_event, app_id, event_id) for event_id in chunk]
             )
             deleted += [event for event in events if event is not None]
     return _summary(app_id, name, deleted, complete=True)

@@ -16,6 +16,7 @@ ends up stored exactly once.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -119,10 +120,15 @@ def _store(app_id: int, events_in: list[EventIn], numbered: bool = False) -> lis
 
     earlier_claims = run_parallel(
         [
-            lambda e=events[i]: event_store.claim_client_event_id(
-                app_id, e.event_id, e.id, e.received_at, expires_at
+            partial(
+                event_store.claim_client_event_id,
+                app_id,
+                client_id,
+                events[i].id,
+                events[i].received_at,
+                expires_at,
             )
-            for i in claiming
+            for client_id, i in first_with_id.items()
         ]
     )
     deleted: list[int] = []
@@ -135,7 +141,7 @@ def _store(app_id: int, events_in: list[EventIn], numbered: bool = False) -> lis
                 deleted.append(i)  # deleted on purpose: a late retry must not bring it back
     storing = [i for i in claiming if i not in deleted]
     stored_now = run_parallel(
-        [lambda e=events[i]: event_store.put_event_once(e, expires_at) for i in storing]
+        [partial(event_store.put_event_once, events[i], expires_at) for i in storing]
     )
 
     results.update({i: Stored("accepted", events[i]) for i in fresh})

@@ -1,9 +1,9 @@
 """Per-app event numbers (seed 000's integer event ids): 1, 2, 3... never reused.
 
-Each app has a counter item in the events table (`APP#<app_id>#SEQ` / `SEQ`, no TTL, so a number
-outlives its event and is never handed out again). A container takes a block of numbers with one
-atomic `ADD` that returns the new top, then hands the block out from memory: the counter is
-written once per block, not once per event, so one app's ingestion is not capped by one item's
+Each app has a counter in the events table (`eventlog.storage.event_store`, never expiring, so a
+number outlives its event and is never handed out again). A container takes a block of numbers
+with one atomic `ADD` that returns the new top, then hands the block out from memory: the counter
+is written once per block, not once per event, so one app's ingestion is not capped by one item's
 write rate (about 1,000 writes a second, i.e. up to 100,000 numbers a second at MAX_BLOCK).
 
 The block adapts to how fast the previous one was used: the next one holds about
@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from eventlog.storage import db
+from eventlog.storage import event_store
 
 MAX_BLOCK = 100
 # How long a block should last at the rate the previous one was used.
@@ -39,19 +39,8 @@ _blocks: dict[int, _Block] = {}
 _lock = threading.Lock()
 
 
-def counter_key(app_id: int) -> dict[str, str]:
-    return {"pk": f"APP#{app_id}#SEQ", "sk": "SEQ"}
-
-
 def _take_block(app_id: int, size: int) -> _Block:
-    reply = db.events_table().update_item(
-        Key=counter_key(app_id),
-        UpdateExpression="ADD #top :size",
-        ExpressionAttributeNames={"#top": "top"},
-        ExpressionAttributeValues={":size": size},
-        ReturnValues="UPDATED_NEW",
-    )
-    top = int(reply["Attributes"]["top"])
+    top = event_store.take_numbers(app_id, size)
     return _Block(next=top - size + 1, top=top, size=size, taken_at=time.monotonic())
 
 

@@ -37,6 +37,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from eventlog.base.concurrency import run_parallel
@@ -47,22 +48,16 @@ from eventlog.base.timeutil import parse_iso, utcnow
 from eventlog.delivery import alerts
 from eventlog.models.alerts import AlertRule
 from eventlog.models.events import Event
-from eventlog.stats.aggregation import (
+from eventlog.stats.aggregation import Deltas, DimensionValue
+from eventlog.stats.buckets import Granularity
+from eventlog.storage import aggregates, event_store
+from eventlog.storage.aggregates import (
     HEARTBEATS,
-    NOTIFICATIONS_FAILED,
-    NOTIFICATIONS_SENT,
+    LAST_SEEN_PREFIX,
     SEPARATOR,
-    Deltas,
     Dimension,
-    DimensionValue,
-    counts_key,
-    dimension_key,
     key_of,
-    messages_key,
-    update_expression,
 )
-from eventlog.stats.buckets import Granularity, Run
-from eventlog.storage import db
 from eventlog.storage.event_store import EVENT_PREFIX, from_item
 
 # Longer ranges read too much at once (a minute bucket per minute): refused unless forced.
@@ -74,9 +69,7 @@ PROJECTED_ATTRIBUTES = (
 )  # fmt: skip
 # The attributes the stream processor derives from events; anything else on an item is kept.
 COUNTER_PREFIXES = tuple(f"{kind}{SEPARATOR}" for kind in ("l", "r", "d", "h"))
-LAST_SEEN_PREFIX = f"t{SEPARATOR}"
 PLAIN_ATTRIBUTES = ("sample", "value")
-NOTIFIER_COUNTERS = (NOTIFICATIONS_SENT, NOTIFICATIONS_FAILED)
 KEYS = ("pk", "sk")
 
 Value = int | str | None
@@ -158,7 +151,7 @@ def plan_recount(
     _, rules = alerts.app_and_rules(app_id)
     plan = RecountPlan(app_id, start, end)
     expected = _expected_items(_raw_events(plan, now, progress), rules)
-    stored = _stored_items(app_id, start, end)
+    stored = aggregates.read_items_of_days(app_id, start, end)
     keys = sorted(set(expected) | set(stored))
     plan.items_compared = len(keys)
     for key in keys:
@@ -208,18 +201,10 @@ def _received_ms(item: dict[str, Any]) -> int | None:
 def _raw_events(plan: RecountPlan, now: datetime, progress: Progress | None) -> Iterator[Event]:
     """The app's events that happened in the plan's range, oldest received first; the plan's
     read counters are kept up to date."""
-    names = {f"#a{i}": name for i, name in enumerate(PROJECTED_ATTRIBUTES)}
-    query = {
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-        "ExpressionAttributeValues": {":pk": f"APP#{plan.app_id}", ":prefix": EVENT_PREFIX},
-        "ProjectionExpression": ", ".join(names),
-        "ExpressionAttributeNames": names,
-        "ConsistentRead": True,
-    }
     now_ms = int(now.timestamp() * 1000)
     oldest_ms: int | None = None
-    for page in db.query_pages(db.events_table(), **query):
-        for item in page["Items"]:
+    for page in event_store.event_item_pages(plan.app_id, PROJECTED_ATTRIBUTES):
+        for item in page:
             plan.events_read += 1
             try:
                 event = from_item(item)
@@ -229,12 +214,12 @@ def _raw_events(plan: RecountPlan, now: datetime, progress: Progress | None) -> 
             if plan.since <= parse_iso(event.occurred_at) < plan.until:
                 plan.events_counted += 1
                 yield event
-        if progress is not None and page["Items"]:
+        if progress is not None and page:
             # The partition is read in received order: how far the last item read lies
             # between the oldest one and now estimates the share read.
             if oldest_ms is None:
-                oldest_ms = _received_ms(page["Items"][0])
-            read_ms = _received_ms(page["Items"][-1])
+                oldest_ms = _received_ms(page[0])
+            read_ms = _received_ms(page[-1])
             if oldest_ms is not None and read_ms is not None:
                 fraction = (read_ms - oldest_ms) / max(now_ms - oldest_ms, 1)
                 progress(plan.events_read, min(max(fraction, 0.0), 1.0))
@@ -291,39 +276,6 @@ def _expected_items(
     return expected
 
 
-def _stored_items(app_id: int, start: datetime, end: datetime) -> dict[tuple[str, str], dict]:
-    """Every aggregate item of the days [start, end) an event can add to, as stored."""
-    day = Granularity.DAY.key
-    last_day = end - Granularity.DAY.step
-    runs = [Run(granularity, start, end) for granularity in Granularity]
-    reads: list[tuple[str, str | None, str | None]] = [
-        (counts_key(app_id, run.granularity, "")["pk"], run.first_key, run.last_key) for run in runs
-    ]
-    reads += [
-        # "}" sorts after the separator: every value of the last day is included.
-        (dimension_key(app_id, dimension, "", "")["pk"], f"{day(start)}{SEPARATOR}",
-         f"{day(last_day)}}}")
-        for dimension in Dimension
-    ]  # fmt: skip
-    days = Run(Granularity.DAY, start, end).starts()
-    reads += [(messages_key(app_id, day(moment), "")["pk"], None, None) for moment in days]
-    found = run_parallel([lambda read=read: _query_partition(*read) for read in reads])
-    return {key_of(item): item for items in found for item in items}
-
-
-def _query_partition(pk: str, first: str | None, last: str | None) -> list[dict[str, Any]]:
-    # Expressions as strings: this runs in threads (see eventlog.storage.db).
-    query: dict[str, Any] = {
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": pk},
-        "ConsistentRead": True,
-    }
-    if first is not None:
-        query["KeyConditionExpression"] += " AND sk BETWEEN :first AND :last"
-        query["ExpressionAttributeValues"].update({":first": first, ":last": last})
-    return list(db.query_items(db.aggregates_table(), **query))
-
-
 def _plain(value: Any) -> Value:
     """A stored value as a plan holds it: DynamoDB numbers come back as Decimal."""
     return value if isinstance(value, str) or value is None else int(value)
@@ -356,46 +308,14 @@ def _item_change(
 def apply_recount(plan: RecountPlan) -> None:
     """Write a plan: an UpdateItem per changed item (SET the new values, REMOVE what is gone), a
     DeleteItem for an item left with nothing. The notifier's counters are never written."""
-    table = db.aggregates_table().name
-    run_parallel([lambda item=item: _apply_item(table, item) for item in plan.items])
+    run_parallel([partial(_apply_item, item) for item in plan.items])
 
 
-def _apply_item(table: str, item: ItemChange) -> None:
-    if item.delete:
-        try:
-            # The notifier may have counted on the item since it was read: then it is kept.
-            db.call(
-                "delete_item",
-                TableName=table,
-                Key=item.key,
-                ConditionExpression=" AND ".join(
-                    f"attribute_not_exists(#n{i})" for i in range(len(NOTIFIER_COUNTERS))
-                ),
-                ExpressionAttributeNames={f"#n{i}": n for i, n in enumerate(NOTIFIER_COUNTERS)},
-            )
-            return
-        except db.client().exceptions.ConditionalCheckFailedException:
-            pass
-    db.call("update_item", **_update_of(table, item))
-
-
-def _update_of(table: str, item: ItemChange) -> dict[str, Any]:
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    sets, removes = [], []
-    for i, change in enumerate(item.changes):
-        names[f"#a{i}"] = change.attribute
-        if change.new is None or change.new == 0:
-            removes.append(f"#a{i}")
-        else:
-            values[f":v{i}"] = change.new
-            sets.append(f"#a{i} = :v{i}")
-    update: dict[str, Any] = {
-        "TableName": table,
-        "Key": item.key,
-        "UpdateExpression": update_expression(SET=sets, REMOVE=removes),
-        "ExpressionAttributeNames": names,
+def _apply_item(item: ItemChange) -> None:
+    # The notifier may have counted on the item since it was read: then it is kept, emptied.
+    if item.delete and aggregates.delete_unless_notified(item.key):
+        return
+    new_values = {
+        change.attribute: None if change.new == 0 else change.new for change in item.changes
     }
-    if values:
-        update["ExpressionAttributeValues"] = values
-    return update
+    aggregates.set_attributes(item.key, new_values)

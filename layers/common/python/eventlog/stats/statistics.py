@@ -42,8 +42,9 @@ from eventlog.models.stats import (
     TopMessages,
     TopMessagesQuery,
 )
-from eventlog.stats import aggregation
-from eventlog.stats.aggregation import (
+from eventlog.stats.buckets import Granularity, Run, count_buckets, cover
+from eventlog.storage import aggregates, registry
+from eventlog.storage.aggregates import (
     HEARTBEATS,
     NOTIFICATIONS_FAILED,
     NOTIFICATIONS_SENT,
@@ -56,8 +57,6 @@ from eventlog.stats.aggregation import (
     level_counter,
     parse_hour_counter,
 )
-from eventlog.stats.buckets import Granularity, Run, count_buckets, cover
-from eventlog.storage import registry
 
 DEFAULT_RANGE = timedelta(hours=24)
 # 24 hours of minutes would be more buckets than a timeseries returns.
@@ -134,7 +133,7 @@ def _hour_level_counts(
 def _value_counts(
     app_id: int, found: tuple[Dimension, str], since: datetime, until: datetime, levels: list[str]
 ) -> Counter[tuple[datetime, str]]:
-    days = aggregation.read_dimension_value(app_id, *found, _days(since, until))
+    days = aggregates.read_dimension_value(app_id, *found, _days(since, until))
     return _hour_level_counts(days, since, until, levels)
 
 
@@ -161,7 +160,7 @@ def timeseries(app_id: int, query: TimeseriesQuery) -> Timeseries:
     counts: Counter[datetime] = Counter()
     if found is None:
         counters = _level_counters(levels)
-        for bucket in aggregation.read_counts(app_id, [run]):
+        for bucket in aggregates.read_counts(app_id, [run]):
             counts[bucket.start] += _sum(bucket, counters)
     elif granularity is MINUTE:
         raise _per_hour_only("ask for interval HOUR or DAY")
@@ -186,7 +185,7 @@ def by_level(app_id: int, query: CountsQuery) -> ByLevel:
     found = _dimension(query)
     totals: Counter[str] = Counter()
     if found is None:
-        for bucket in aggregation.read_counts(app_id, cover(since, until)):
+        for bucket in aggregates.read_counts(app_id, cover(since, until)):
             for level in levels:
                 totals[level] += bucket.counters.get(level_counter(level), 0)
     else:
@@ -209,7 +208,7 @@ def top_messages(app_id: int, query: TopMessagesQuery) -> TopMessages:
     totals: Counter[str] = Counter()
     last_seen: dict[str, int] = {}
     samples: dict[str, str] = {}
-    for group in aggregation.read_message_groups(app_id, days):
+    for group in aggregates.read_message_groups(app_id, days):
         for hour in range(24):
             if not since <= group.day + timedelta(hours=hour) < until:
                 continue
@@ -243,7 +242,7 @@ def by_name(app_id: int, query: LevelFilter) -> ByName:
     registry.require_app(app_id)
     since, until = _range(query)
     levels = _levels(query.level)
-    days = aggregation.read_dimension_days(
+    days = aggregates.read_dimension_days(
         app_id, Dimension.NAME, DAY.floor(since), DAY.floor(until - HOUR.step)
     )
     by_value: dict[str, list[DimensionDay]] = {}
@@ -312,7 +311,7 @@ def hourly(app_id: int, query: HourlyQuery) -> Hourly:
     else:
         runs = cover(since, until, coarsest=HOUR)
     counters = _level_counters(_levels(None))
-    for bucket in aggregation.read_counts(app_id, runs):
+    for bucket in aggregates.read_counts(app_id, runs):
         hour_count[bucket.start.astimezone(zone).hour] += _sum(bucket, counters)
     return _hourly(query, since, until, hour_count)
 
@@ -345,7 +344,7 @@ def notifications(app_id: int, query: StatsRange) -> NotificationCounts:
     """Notifications delivered and given up in the range (counted when they were sent)."""
     registry.require_app(app_id)
     since, until = _range(query)
-    buckets = aggregation.read_counts(app_id, cover(since, until))
+    buckets = aggregates.read_counts(app_id, cover(since, until))
     return NotificationCounts(
         since=format_iso(since),
         until=format_iso(until),
@@ -362,7 +361,7 @@ ALL_TIME = Run(DAY, datetime(FIRST_YEAR, 1, 1, tzinfo=UTC), datetime(LAST_YEAR, 
 def metrics(app_id: int | None) -> Metrics:
     """All-time totals of an app (None: the `default` app): events stored, notifications sent."""
     app_id = registry.app_or_default(app_id)
-    buckets = aggregation.read_counts(app_id, [ALL_TIME])
+    buckets = aggregates.read_counts(app_id, [ALL_TIME])
     # The propagator's heartbeats are the service's own events, not logs a client sent.
     every_level = _level_counters(_levels(None))
     return Metrics(
@@ -377,5 +376,5 @@ def as_of(app_id: int | None) -> str | None:
     """When the newest change counted for the app (None: the default app) was made."""
     if app_id is None:
         app_id = registry.app_or_default(None)
-    watermark = aggregation.read_watermark(app_id)
+    watermark = aggregates.read_watermark(app_id)
     return format_iso(watermark) if watermark else None

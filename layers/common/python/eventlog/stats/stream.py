@@ -8,9 +8,9 @@ batch cut in two after a crash), so it is applied in chunks, each one `TransactW
   counter items would pass MAX_CHUNK_ITEMS, so the same records always make the same cut;
 - its transaction holds the chunk's counter updates (many events merge into one update per
   item) and a marker `CHUNK#<first sequence number>` / `MARK` (`attribute_not_exists`, with the
-  chunk's last sequence number, expiring after MARKER_SECONDS, longer than the stream keeps a
-  record). A replayed chunk finds its marker: the transaction is cancelled, the marker says how
-  far its records were applied, and the processor goes on after them;
+  chunk's last sequence number, expiring after `aggregates.MARKER_SECONDS`, longer than the
+  stream keeps a record). A replayed chunk finds its marker: the transaction is cancelled, the
+  marker says how far its records were applied, and the processor goes on after them;
 - Lambda cuts a batch that crashed in two (BisectBatchOnFunctionError), and the second half may
   start inside a chunk already applied: the batch's middle record, when inside a chunk, gets a
   marker of its own (a guard) in that chunk's transaction;
@@ -33,7 +33,7 @@ import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
@@ -46,9 +46,9 @@ from eventlog.base.timeutil import parse_iso, utcnow
 from eventlog.delivery import alerts, notify_queue
 from eventlog.models.alerts import AlertRule
 from eventlog.models.events import Event
-from eventlog.stats import aggregation
-from eventlog.stats.aggregation import Deltas, DimensionValue, key_of
-from eventlog.storage import db, event_store
+from eventlog.stats.aggregation import Deltas, DimensionValue
+from eventlog.storage import aggregates, event_store
+from eventlog.storage.aggregates import LAST_SEEN_PREFIX, key_of
 
 logger = Logger(child=True)
 K = TypeVar("K")
@@ -56,8 +56,6 @@ V = TypeVar("V")
 
 # TransactWriteItems takes 100 actions: the rest are the marker and at most two guards.
 MAX_CHUNK_ITEMS = 97
-# Longer than the 24 hours a stream keeps a record: a replay always finds its marker.
-MARKER_SECONDS = 48 * 3600
 COMMIT_ATTEMPTS = 6
 # A chunk is not started with less time left than this: it is retried by the next invocation.
 TIME_MARGIN_SECONDS = 10.0
@@ -213,10 +211,6 @@ def guards_of(records: list[Record]) -> set[int]:
     return {count // 2, (count + 1) // 2} - {0, count} if count > 1 else set()
 
 
-def marker_key(sequence: str) -> dict[str, str]:
-    return {"pk": f"CHUNK#{sequence}", "sk": "MARK"}
-
-
 class ChunkApplied(Exception):
     """The chunk's marker exists: its records up to `last` were applied before."""
 
@@ -240,12 +234,7 @@ def _place_dimensions(deltas: Deltas) -> set[tuple[str, str]]:
     unknown = [value for value in deltas.dimension_counts if not known_values.get(value)]
     keys = {key_of(value.key()): value.key() for value in unknown}
     keys |= {key_of(value.day_key): value.day_key for value in unknown}
-    stored = {
-        key_of(item): item
-        for item in db.batch_get_items(
-            db.aggregates_table().name, list(keys.values()), ConsistentRead=True
-        )
-    }
+    stored = aggregates.read_items(list(keys.values()))
     new_by_day: dict[tuple[int, str, str], list[DimensionValue]] = defaultdict(list)
     for value in unknown:
         if key_of(value.key()) in stored:
@@ -295,10 +284,10 @@ class _SeenTimes:
     def read(self, keys: set[tuple[str, str]]) -> None:
         """Learn the stored times of these items (whose last-seen condition failed)."""
         wanted = [{"pk": pk, "sk": sk} for pk, sk in sorted(keys)]
-        for item in db.batch_get_items(db.aggregates_table().name, wanted, ConsistentRead=True):
+        for key, item in aggregates.read_items(wanted).items():
             for name, value in item.items():
-                if name.startswith("t|"):
-                    self.note(key_of(item), name, int(value))
+                if name.startswith(LAST_SEEN_PREFIX):
+                    self.note(key, name, int(value))
 
     def clear(self) -> None:
         self._times.clear()
@@ -307,73 +296,33 @@ class _SeenTimes:
 seen_times = _SeenTimes()
 
 
-def _transaction(
-    records: list[Record], guards: list[Record], deltas: Deltas, creating: set[tuple[str, str]]
-) -> list[dict[str, Any]]:
-    table = db.aggregates_table().name
-    expires_at = int((utcnow() + timedelta(seconds=MARKER_SECONDS)).timestamp())
-    last = records[-1].sequence
-
-    def marker(record: Record) -> dict[str, Any]:
-        return {"TableName": table, "Item": {**marker_key(record.sequence), "last": last,
-                                             "expires_at": expires_at}}  # fmt: skip
-
-    actions: list[dict[str, Any]] = [
-        {"Put": {**marker(records[0]), "ConditionExpression": "attribute_not_exists(pk)"}}
-    ]
-    actions += [{"Put": marker(guard)} for guard in guards]
-    for delta in deltas.changed_items():
-        update = aggregation.update_of(delta, table)
-        if key_of(delta.key) in creating:
-            conditions = ["attribute_not_exists(pk)", update.get("ConditionExpression")]
-            update["ConditionExpression"] = " AND ".join(c for c in conditions if c)
-        actions.append({"Update": update})
-    return actions
-
-
-def _cancellation_codes(error: Exception) -> list[str] | None:
-    """The reason of each action of a cancelled transaction; None for any other error."""
-    response = getattr(error, "response", None) or {}
-    if response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        return None
-    return [reason.get("Code", "None") for reason in response.get("CancellationReasons") or []]
-
-
-def _applied_until(sequence: str) -> int:
-    item = db.aggregates_table().get_item(Key=marker_key(sequence), ConsistentRead=True)["Item"]
-    return int(item["last"])
-
-
 def commit(records: list[Record], guards: list[Record], rules: _Rules) -> None:
     """Apply a chunk exactly once; ChunkApplied when its marker says it was applied before."""
     countable = [record for record in records if record.problem is None]
+    first, last = records[0].sequence, records[-1].sequence
     for attempt in range(COMMIT_ATTEMPTS):
         deltas = _deltas(countable, rules)
         creating = _place_dimensions(deltas)
         seen_times.drop_stale(deltas)
-        actions = _transaction(records, guards, deltas, creating)
         try:
-            db.transact_write_items(actions)
+            aggregates.write_chunk(
+                first, last, [guard.sequence for guard in guards], deltas.changed_items(), creating
+            )
             for delta in deltas.items.values():
                 for name, ms in delta.last_seen.items():
                     seen_times.note(key_of(delta.key), name, ms)
             return
-        except Exception as error:
-            codes = _cancellation_codes(error)
-            if codes is None or attempt == COMMIT_ATTEMPTS - 1:
+        except aggregates.ChunkCancelled as cancelled:
+            if attempt == COMMIT_ATTEMPTS - 1:
                 raise
-            if codes and codes[0] == "ConditionalCheckFailed":
-                raise ChunkApplied(_applied_until(records[0].sequence)) from None
+            if cancelled.marker_exists:
+                raise ChunkApplied(aggregates.chunk_applied_until(first)) from None
             # A value created meanwhile by another chunk (read again), a last-seen time a later
             # event moved past (dropped), a concurrent transaction on an item (tried again).
-            seen_times.read(
-                {
-                    key_of(action["Update"]["Key"])
-                    for action, code in zip(actions, codes, strict=False)
-                    if code == "ConditionalCheckFailed" and "Update" in action
-                }
+            seen_times.read(cancelled.conflicts)
+            logger.info(
+                "chunk transaction cancelled: retrying", extra={"reasons": cancelled.reasons}
             )
-            logger.info("chunk transaction cancelled: retrying", extra={"reasons": codes})
             time.sleep(0.05 * 2**attempt)
 
 
@@ -449,19 +398,12 @@ def _apply_chunk(
         outcome.replayed += done - start
         # This batch's middle, inside what was applied before, is where its bisected retry
         # would start: mark it too, so a crash of this invocation stays exact.
-        _mark(
-            [records[i] for i in guard_positions if start < i < done],
+        aggregates.write_guards(
+            [records[i].sequence for i in guard_positions if start < i < done],
             str(applied.last),
         )
     _side_effects(records[start:done], rules, outcome)
     return done
-
-
-def _mark(records: list[Record], last: str) -> None:
-    table = db.aggregates_table()
-    expires_at = int((utcnow() + timedelta(seconds=MARKER_SECONDS)).timestamp())
-    for record in records:
-        table.put_item(Item={**marker_key(record.sequence), "last": last, "expires_at": expires_at})
 
 
 def _side_effects(records: list[Record], rules: _Rules, outcome: BatchOutcome) -> None:
@@ -496,4 +438,4 @@ def _side_effects(records: list[Record], rules: _Rules, outcome: BatchOutcome) -
 
 def _advance_watermarks(outcome: BatchOutcome) -> None:
     for app_id, at in outcome.watermarks.items():
-        aggregation.advance_watermark(app_id, at)
+        aggregates.advance_watermark(app_id, at)

@@ -10,7 +10,7 @@ no-Scan guards): every call of the core goes through it.
 
 import time
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import boto3
@@ -168,7 +168,7 @@ def batch_get_items(table: str, keys: list[dict[str, Any]], **options: Any) -> l
     """The items that exist among these keys of one table, any number of them (BatchGetItem,
     BATCH_GET keys a request, in parallel)."""
     chunks = [keys[i : i + BATCH_GET] for i in range(0, len(keys), BATCH_GET)]
-    replies = run_parallel([lambda c=c: _batch_get(table, c, options) for c in chunks])
+    replies = run_parallel([partial(_batch_get, table, chunk, options) for chunk in chunks])
     return [item for items in replies for item in items]
 
 

@@ -7,14 +7,16 @@ Layout of the events table (`pk`, `sk`):
   under, so the same client id is stored once however often it is sent;
 - a numbered event's index item: `APP#<app_id>#N` / its number, zero-padded (seed 000's integer
   ids, `eventlog.events.sequences`), holding the event's ULID: a number is looked up with one
-  GetItem, and numbers list in order with one Query.
-All three carry `expires_at` (epoch seconds) for DynamoDB's TTL, an index item its event's.
+  GetItem, and numbers list in order with one Query;
+- an app's number counter: `APP#<app_id>#SEQ` / `SEQ`, `top`: the last number taken.
+All but the counter carry `expires_at` (epoch seconds) for DynamoDB's TTL, an index item its
+event's; the counter never expires, so a number outlives its event and is never taken again.
 """
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
@@ -40,6 +42,10 @@ def _number_partition(app_id: int) -> str:
 def _number_key(app_id: int, number: int) -> dict[str, str]:
     # Zero-padded, so the string sort keys sort as the numbers do.
     return {"pk": _number_partition(app_id), "sk": f"{number:015d}"}
+
+
+def _counter_key(app_id: int) -> dict[str, str]:
+    return {"pk": f"APP#{app_id}#SEQ", "sk": "SEQ"}
 
 
 def to_item(event: Event, expires_at: int) -> dict[str, Any]:
@@ -127,7 +133,19 @@ def claim_client_event_id(
     return None
 
 
-def _live(item: dict[str, Any] | None, now_epoch: int) -> bool:
+def take_numbers(app_id: int, count: int) -> int:
+    """Take the app's next `count` event numbers with one atomic ADD; returns the last of them."""
+    reply = db.events_table().update_item(
+        Key=_counter_key(app_id),
+        UpdateExpression="ADD #top :size",
+        ExpressionAttributeNames={"#top": "top"},
+        ExpressionAttributeValues={":size": count},
+        ReturnValues="UPDATED_NEW",
+    )
+    return int(reply["Attributes"]["top"])
+
+
+def _live(item: dict[str, Any] | None, now_epoch: int) -> TypeGuard[dict[str, Any]]:
     # TTL deletion lags by up to days: expired items are hidden here, not only by DynamoDB.
     return item is not None and int(item["expires_at"]) > now_epoch
 
@@ -304,6 +322,22 @@ def delete_event(app_id: int, event_id: str) -> Event | None:
         except db.client().exceptions.ConditionalCheckFailedException:
             pass  # the claim has expired: so has any retry
     return event
+
+
+def event_item_pages(app_id: int, attributes: Sequence[str]) -> Iterator[list[dict[str, Any]]]:
+    """Every event item of an app with these attributes only, expired or not, oldest received
+    first, a page of a consistent Query at a time: items, not events, for a caller that reads
+    the unreadable ones too (a recount)."""
+    names = {f"#a{i}": name for i, name in enumerate(attributes)}
+    query = {
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {":pk": f"APP#{app_id}", ":prefix": EVENT_PREFIX},
+        "ProjectionExpression": ", ".join(names),
+        "ExpressionAttributeNames": names,
+        "ConsistentRead": True,
+    }
+    for reply in db.query_pages(db.events_table(), **query):
+        yield reply["Items"]
 
 
 def event_id_pages(app_id: int, *, name: str) -> Iterator[list[str]]:

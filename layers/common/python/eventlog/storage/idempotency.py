@@ -1,23 +1,39 @@
-"""Idempotent requests: a retried request with the same Idempotency-Key gets the first answer.
+"""Powertools Idempotency's records (the idempotency table): idempotent requests, and the
+notifier's persistence layer.
 
-Built on Powertools Idempotency (records in the idempotency table). Loaded on first use: most
-requests carry no key, and the module is slow to import.
+Idempotent requests: a retried request with the same Idempotency-Key gets the first answer.
+Powertools is loaded on first use: most requests carry no key, and it is slow to import.
+
+The notifier (`eventlog.delivery.notifications`) records its decisions and deliveries with
+Powertools' idempotent functions over a layer of its own: Powertools configures a layer once,
+with the first config it is used with (the ingest path's has other keys).
 """
 
 import hashlib
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventlog.base.config import get_settings
 from eventlog.base.errors import ConflictError, IdempotencyKeyReusedError
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 # A retry after this long is treated as a new request.
 REMEMBER_SECONDS = 24 * 3600
 
 
 @cache
-def _persistence() -> Any:
+def _persistence() -> "DynamoDBPersistenceLayer":
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
+
+
+@cache
+def notifier_persistence() -> "DynamoDBPersistenceLayer":
+    """The notifier's records (see above: not the ingest path's layer)."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
