@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local_stack.resources import assign_physical_ids
 from local_stack.runtime import import_module_from
-from local_stack.template import Template
+from local_stack.template import Template, env_string
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -258,6 +259,11 @@ def build() -> dict[str, Any]:
     # Modules may make boto3 clients as they load; those need a region (nothing is called).
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     template = Template.load(TEMPLATE_PATH)
+    # The handlers check their settings as they load: the template's own, resolved offline.
+    assign_physical_ids(template)
+    variables = template.resolve(template.globals["Function"]["Environment"]["Variables"])
+    for name, value in variables.items():
+        os.environ.setdefault(name, env_string(value))
     routes = template_routes(template)
     functions = sorted({route.function_id for route in routes.values()})
     paths, components = merge(

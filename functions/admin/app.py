@@ -16,6 +16,7 @@ from deletion_deadline import deletion_deadline
 from eventlog_api import create_resolver, json_response
 
 from eventlog.access import apps, keys, tokens
+from eventlog.base.config import get_settings
 from eventlog.events import deletion
 from eventlog.models.admin import (
     App,
@@ -31,6 +32,8 @@ from eventlog.models.admin import (
 from eventlog.models.base import AppName, Label
 from eventlog.models.events import Event, EventsDeleted
 
+# A missing setting stops the cold start here, named, rather than some request later.
+get_settings()
 logger = Logger()
 app = create_resolver()
 app.include_router(alert_rule_routes.router)

@@ -13,8 +13,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from eventlog.base.config import get_settings
 from eventlog.stats import stream
 
+# A missing setting stops the cold start here, named, rather than some request later.
+get_settings()
 logger = Logger()
 # Not Metrics(): its metrics live in class attributes shared by every function of a process
 # (the local stack runs this one beside the API functions).

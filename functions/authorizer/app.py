@@ -16,8 +16,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eventlog.access import auth, usage
 from eventlog.access.principal import Principal, Role
+from eventlog.base.config import get_settings
 from eventlog.base.errors import AuthenticationError
 
+# A missing setting stops the cold start here, named, rather than some request later.
+get_settings()
 logger = Logger()
 
 ADMINS = frozenset({Role.ADMIN})

@@ -17,9 +17,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from eventlog_api import create_resolver, json_body, json_response
 
+from eventlog.base.config import get_settings
 from eventlog.events import ingestion
 from eventlog.models.events import BatchResult, Event
 
+# A missing setting stops the cold start here, named, rather than some request later.
+get_settings()
 logger = Logger()
 metrics = Metrics()
 app = create_resolver()

@@ -19,8 +19,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from eventlog.base.config import get_settings
 from eventlog.delivery import notifications
 
+# A missing setting stops the cold start here, named, rather than some request later.
+get_settings()
 logger = Logger()
 # Not Metrics(): its metrics live in class attributes shared by every function of a process
 # (the local stack runs this one beside the API functions).

@@ -17,9 +17,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from eventlog_api import create_resolver, json_response, known_query
 
+from eventlog.base.config import get_settings
 from eventlog.events import queries
 from eventlog.models.events import Event, EventPage, EventQuery
 
+# A missing setting stops the cold start here, named, rather than some request later.
+get_settings()
 logger = Logger()
 app = create_resolver()
 app.include_router(consumer_query_routes.router)

@@ -19,6 +19,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from eventlog_api import caller_app_id, create_resolver, json_response, known_query
 
+from eventlog.base.config import get_settings
 from eventlog.models.stats import (
     ByLevel,
     ByName,
@@ -37,6 +38,8 @@ from eventlog.stats import statistics
 
 AS_OF_HEADER = "X-Eventlog-As-Of"
 
+# A missing setting stops the cold start here, named, rather than some request later.
+get_settings()
 logger = Logger()
 app = create_resolver()
 app.include_router(log_processing_stats_routes.router)

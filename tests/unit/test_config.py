@@ -1,8 +1,13 @@
 """Settings: a function missing a setting stops at its cold start, naming what is missing."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from eventlog.base.config import SettingsError, get_settings
+from tests.support import ROOT
 from tests.support.fake_aws import FUNCTION_ENV_NAMES
 
 
@@ -80,3 +85,26 @@ def test_a_delay_of_zero_is_allowed(environment):
     environment.setenv("PROPAGATION_DELAY_SECONDS", "0")
 
     assert get_settings().propagation_delay_seconds == 0
+
+
+def test_a_handler_without_its_settings_fails_its_cold_start(environment):
+    """As Lambda would report an init error: the process stops while importing the handler."""
+    environment.delenv("NOTIFICATION_QUEUE_URL")
+    code = ROOT / "functions" / "ingest"
+    pythonpath = os.pathsep.join([str(ROOT / "layers/common/python"), str(code)])
+
+    started = subprocess.run(
+        [sys.executable, "-c", "import app"],
+        cwd=code,
+        env={**os.environ, "PYTHONPATH": pythonpath},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert started.returncode == 1
+    assert started.stderr.splitlines()[-1] == (
+        "eventlog.base.config.SettingsError: Eventlog cannot start: missing NOTIFICATION_QUEUE_URL."
+        " template.yaml's Globals set these for every function; outside Lambda, set them in the"
+        " environment."
+    )
