@@ -43,9 +43,9 @@ unit: $(VENV)/.installed
 	$(BIN)/python -m pytest -n 2 -q --cov=layers/common/python --cov=functions \
 		--cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
-## bench: DynamoDB request units per event, read cost of a page, cold imports
+## bench: DynamoDB request units per event and per read, cold starts (tools/bench/); ARGS="--check"
 bench: $(VENV)/.installed
-	$(BIN)/python tools/bench.py
+	$(BIN)/python -m bench $(ARGS)
 
 ## openapi: regenerate functions/query/openapi.json (GET /openapi.json, /docs) from the routes
 openapi: $(VENV)/.installed

@@ -94,57 +94,101 @@ class LambdaFunction:
         return json.loads(json.dumps(result))
 
 
+@dataclass(frozen=True)
+class FunctionConfig:
+    """What the template says about one function (Globals merged, intrinsics resolved): where
+    its code is, which handler it runs, and with what settings."""
+
+    logical_id: str
+    name: str
+    code_dir: Path
+    handler: str  # "module.attribute", e.g. "app.lambda_handler"
+    environment: dict[str, str]
+    timeout: float
+    memory: int
+    log_group: str
+    events: dict[str, dict[str, Any]]  # unresolved Events of the template
+
+    @property
+    def handler_module(self) -> str:
+        return self.handler.rpartition(".")[0]
+
+    @property
+    def handler_attribute(self) -> str:
+        return self.handler.rpartition(".")[2]
+
+    @property
+    def source(self) -> Path:
+        """The file of the handler's module."""
+        return self.code_dir / (self.handler_module.replace(".", "/") + ".py")
+
+
+def function_config(template: Template, logical_id: str) -> FunctionConfig:
+    props = template.properties(logical_id, "Function")
+    variables = (props.get("Environment") or {}).get("Variables") or {}
+    name = template.physical_ids.get(logical_id, logical_id)
+    logging_config = template.resolve(props.get("LoggingConfig") or {})
+    return FunctionConfig(
+        logical_id=logical_id,
+        name=name,
+        code_dir=template.path(str(template.resolve(props["CodeUri"]))),
+        handler=str(template.resolve(props["Handler"])),
+        environment={key: env_string(value) for key, value in template.resolve(variables).items()},
+        timeout=float(template.resolve(props.get("Timeout", 3))),
+        memory=int(template.resolve(props.get("MemorySize", 128))),
+        log_group=logging_config.get("LogGroup", f"/aws/lambda/{name}"),
+        events=props.get("Events") or {},
+    )
+
+
 def load_functions(template: Template) -> dict[str, LambdaFunction]:
     """Import every function's handler (environment applied first, as Lambda would)."""
+    return {
+        logical_id: load_function(template, logical_id)
+        for logical_id, _ in template.of_type(*FUNCTION_TYPES)
+    }
+
+
+def load_function(template: Template, logical_id: str) -> LambdaFunction:
+    """Import one function's handler, its environment applied first (Powertools reads e.g.
+    POWERTOOLS_SERVICE_NAME at import)."""
     _add_layers_to_path(template)
-    functions = {}
-    for logical_id, _ in template.of_type(*FUNCTION_TYPES):
-        props = template.properties(logical_id, "Function")
-        env = {
-            key: env_string(value)
-            for key, value in template.resolve(
-                (props.get("Environment") or {}).get("Variables") or {}
-            ).items()
-        }
-        name = template.physical_ids.get(logical_id, logical_id)
-        logging_config = template.resolve(props.get("LoggingConfig") or {})
-        os.environ.update(env)  # Powertools reads e.g. POWERTOOLS_SERVICE_NAME at import
-        events = props.get("Events") or {}
-        functions[logical_id] = LambdaFunction(
-            logical_id=logical_id,
-            name=name,
-            handler=_import_handler(template, logical_id, props),
-            environment=env,
-            timeout=float(template.resolve(props.get("Timeout", 3))),
-            memory=int(template.resolve(props.get("MemorySize", 128))),
-            log_group=logging_config.get("LogGroup", f"/aws/lambda/{name}"),
-            events=events,
-            lock=_API_INVOCATIONS if _has_api_events(template, events) else threading.Lock(),
-        )
-    return functions
+    config = function_config(template, logical_id)
+    os.environ.update(config.environment)
+    module = import_module_from(config.source, config.code_dir, f"local_stack_fn_{logical_id}")
+    return LambdaFunction(
+        logical_id=logical_id,
+        name=config.name,
+        handler=getattr(module, config.handler_attribute),
+        environment=config.environment,
+        timeout=config.timeout,
+        memory=config.memory,
+        log_group=config.log_group,
+        events=config.events,
+        lock=_API_INVOCATIONS if _has_api_events(template, config.events) else threading.Lock(),
+    )
 
 
 def _has_api_events(template: Template, events: dict[str, dict[str, Any]]) -> bool:
     return any(template.resolve(event.get("Type")) == "Api" for event in events.values())
 
 
-def _add_layers_to_path(template: Template) -> None:
-    """Layers' python/ folders are importable in Lambda; here too (dependencies: the venv)."""
+def layer_paths(template: Template) -> list[Path]:
+    """The python/ folders of the template's layers: what Lambda puts on sys.path (/opt/python)."""
     layer_types = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
+    paths = []
     for _, props in template.of_type(*layer_types):
         content = props.get("ContentUri") or props.get("Content")
-        if isinstance(content, str):
-            python_dir = template.path(content) / "python"
-            if python_dir.is_dir() and str(python_dir) not in sys.path:
-                sys.path.append(str(python_dir))
+        if isinstance(content, str) and (template.path(content) / "python").is_dir():
+            paths.append(template.path(content) / "python")
+    return paths
 
 
-def _import_handler(template: Template, logical_id: str, props: dict[str, Any]) -> Any:
-    code_dir = template.path(str(template.resolve(props["CodeUri"])))
-    module_path, _, attribute = str(template.resolve(props["Handler"])).rpartition(".")
-    source = code_dir / (module_path.replace(".", "/") + ".py")
-    module = import_module_from(source, code_dir, f"local_stack_fn_{logical_id}")
-    return getattr(module, attribute)
+def _add_layers_to_path(template: Template) -> None:
+    """Layers' python/ folders are importable in Lambda; here too (dependencies: the venv)."""
+    for python_dir in layer_paths(template):
+        if str(python_dir) not in sys.path:
+            sys.path.append(str(python_dir))
 
 
 def import_module_from(source: Path, code_dir: Path, module_name: str) -> ModuleType:
