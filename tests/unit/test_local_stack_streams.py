@@ -677,7 +677,7 @@ def test_load_drivers_gives_the_aggregator_a_stream_poller():
     mapping = poller.mapping
     assert mapping.stream_arn == template.attributes[("EventsTable", "StreamArn")]
     assert (mapping.starting_position, mapping.batch_size, mapping.batching_window) == (
-        "TRIM_HORIZON", 100, 1,
+        "TRIM_HORIZON", 1000, 1,
     )  # fmt: skip
     assert (mapping.bisect_on_error, mapping.max_retries, mapping.reports_item_failures) == (
         True, 10, True,
@@ -687,6 +687,6 @@ def test_load_drivers_gives_the_aggregator_a_stream_poller():
         {"dynamodb": {"Keys": {"sk": {"S": [{"prefix": "E#"}]}}}}
     ]
     assert poller.description == (
-        "DYNAMODB EventsTable stream -> AggregatorFunction (batch 100, window 1s, bisect, "
+        "DYNAMODB EventsTable stream -> AggregatorFunction (batch 1000, window 1s, bisect, "
         "retries 10, then to AggregationFailureQueue, filtered)"
     )

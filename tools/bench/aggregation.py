@@ -52,7 +52,7 @@ class Sizes:
 
     @classmethod
     def of(cls, options: Options) -> Sizes:
-        return cls(1, 1, 10, 200, 1, 300) if options.quick else cls(10, 5, 10, 10_000, 4, 5_000)
+        return cls(1, 1, 10, 200, 1, 300) if options.quick else cls(2, 1, 10, 10_000, 4, 5_000)
 
 
 ITEM_KINDS = {  # the part of an aggregate item's pk naming its kind (eventlog.stats.aggregation)

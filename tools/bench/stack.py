@@ -54,7 +54,8 @@ AGGREGATOR = "AggregatorFunction"
 NOTIFIER = "NotifierFunction"
 PROPAGATOR = "PropagatorFunction"
 
-STREAM_BATCH = 100  # the template's AggregatorBatchSize: stream records per invocation
+# Stream records per invocation when traffic fills a batch: the template's AggregatorBatchSize.
+STREAM_BATCH = int(Template.load(TEMPLATE).parameters["AggregatorBatchSize"])
 FILL_STREAM_BATCH = 1_000  # setup only (not measured): the largest batch the template allows
 # Webhooks and subscriptions to the bench's receiver on loopback (the only address it contacts),
 # and events forwarded as soon as they are stored.
