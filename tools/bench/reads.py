@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.section import Options, Section, Target
+from bench.section import Options, Section, Target, growth_targets
 from bench.stack import Stack, Tenant, in_process_moto
 from bench.workload import make_event
 
@@ -148,12 +148,10 @@ def show(result: ReadsResult) -> None:
 
 def targets(result: ReadsResult | None, options: Options) -> list[Target]:
     sizes = result.sizes if result else Sizes.of(options)
-    found = []
-    for label in (variant.label for variant in PAGE_VARIANTS if variant.target):
-        ratio = result.large[label].rcu / result.small[label].rcu if result else None
-        description = f"page RCU, {sizes.stored_large:,} vs {sizes.stored_small:,} stored, {label}"
-        found.append(Target(description, ratio, TARGET_PAGE_RATIO, "x"))
-    return found
+    labels = [variant.label for variant in PAGE_VARIANTS if variant.target]
+    return growth_targets(
+        "page", labels, result, sizes.stored_small, sizes.stored_large, TARGET_PAGE_RATIO
+    )
 
 
 SECTION = Section(

@@ -29,6 +29,22 @@ class Target:
         return "PASS" if self.measured <= self.limit + 1e-9 else "FAIL"
 
 
+def growth_targets(
+    what: str, labels: list[str], result: Any, small: int, large: int, limit: float
+) -> list[Target]:
+    """One target per label: the units a request cost with `large` items stored over what it
+    cost with `small` (`result.large[label].rcu`, `result.small[label].rcu`; None: unmeasured)."""
+    return [
+        Target(
+            f"{what} RCU, {large:,} vs {small:,} stored, {label}",
+            result.large[label].rcu / result.small[label].rcu if result else None,
+            limit,
+            "x",
+        )
+        for label in labels
+    ]
+
+
 @dataclass(frozen=True)
 class Section:
     """`measure` runs in a process of its own (its own moto, environment and imported handlers)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.report import notes
-from bench.section import Options, Section, Target
+from bench.section import Options, Section, Target, growth_targets
 from bench.stack import FILL_STREAM_BATCH, Stack, Tenant, in_process_moto, unqueued
 from bench.workload import LEVELS, NAMES
 
@@ -216,12 +216,10 @@ def show(result: StatsResult) -> None:
 
 def targets(result: StatsResult | None, options: Options) -> list[Target]:
     sizes = result.sizes if result else Sizes.of(options)
-    found = []
-    for label in (route.label for route in STATS_ROUTES):
-        ratio = result.large[label].rcu / result.small[label].rcu if result else None
-        description = f"stats RCU, {sizes.stored_large:,} vs {sizes.stored_small:,} stored, {label}"
-        found.append(Target(description, ratio, TARGET_STATS_RATIO, "x"))
-    return found
+    labels = [route.label for route in STATS_ROUTES]
+    return growth_targets(
+        "stats", labels, result, sizes.stored_small, sizes.stored_large, TARGET_STATS_RATIO
+    )
 
 
 SECTION = Section(
