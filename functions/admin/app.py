@@ -12,10 +12,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from deletion_deadline import deletion_deadline
+from deletion_deadline import DELETION_RESPONSES, Cursor, deletion_deadline, with_cursor
 from eventlog_api import create_resolver, json_response
 
 from eventlog.access import apps, keys, tokens
+from eventlog.access.auth import JTI_PATTERN
 from eventlog.base.config import get_settings
 from eventlog.events import deletion
 from eventlog.models.admin import (
@@ -28,6 +29,7 @@ from eventlog.models.admin import (
     KeyPage,
     TokenIn,
     TokenOut,
+    TokenRevoked,
 )
 from eventlog.models.base import AppName, Label
 from eventlog.models.events import Event, EventsDeleted
@@ -90,19 +92,32 @@ def revoke_key(key_id: str) -> Response[Key]:
 
 @app.post("/tokens", status_code=HTTPStatus.CREATED)
 def create_token(request: Annotated[TokenIn, Body()]) -> Response[TokenOut]:
-    return json_response(tokens.mint_token(request), HTTPStatus.CREATED)
+    minted = tokens.mint_token(request)
+    logger.info("token minted", extra={"jti": minted.jti, "role": request.role.value})
+    return json_response(minted, HTTPStatus.CREATED)
 
 
-@app.delete("/apps/<app_id>/events")
+@app.delete("/tokens/<jti>")
+def revoke_token(
+    jti: Annotated[str, Path(pattern=JTI_PATTERN, description="The token's jti")],
+) -> Response[TokenRevoked]:
+    revoked = tokens.revoke_token(jti)
+    logger.info("token revoked", extra={"jti": jti})
+    return json_response(revoked)
+
+
+@app.delete("/apps/<app_id>/events", responses=DELETION_RESPONSES)
 def delete_events_named(
-    app_id: int, name: Annotated[Label, Query(description="Delete every event of this name")]
+    app_id: int,
+    name: Annotated[Label, Query(description="Delete every event of this name")],
+    cursor: Cursor = None,
 ) -> Response[EventsDeleted]:
-    result = deletion.delete_events_named(app_id, name, deletion_deadline(app.lambda_context))
+    result = deletion.delete_named(app_id, name, deletion_deadline(app.lambda_context), cursor)
     logger.info(
         "events deleted by name",
-        extra={"app_id": app_id, "event_name": name, "deleted": result.deleted},
+        extra={"app_id": app_id, "event_name": name, "deleted": result.summary.deleted},
     )
-    return json_response(result)
+    return with_cursor(json_response(result.summary), result.cursor)
 
 
 @app.delete("/apps/<app_id>/events/<event_id>")

@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eventlog.access import auth, usage
-from eventlog.access.principal import Principal, Role
+from eventlog.access.principal import Principal, Role, parse_app_id
 from eventlog.base.config import get_settings
 from eventlog.base.errors import AuthenticationError
 
@@ -121,11 +121,10 @@ def _identify(request: Request) -> tuple[Principal, str | None]:
     if not token.strip():
         raise Unauthorized(f"the Authorization header has no token: {BEARER}")
     try:
-        principal = auth.verify_token(token.strip())
+        # One GetItem: the token's record (revoked?) or, for a token without a jti, its app.
+        return auth.authenticate_token(token.strip())
     except AuthenticationError as error:
         raise Unauthorized(error.message) from None
-    usage_key = auth.app_usage_key(principal.app_id) if principal.app_id else None
-    return principal, usage_key
 
 
 def _explained_refusal(method_arn: str, reason: str) -> dict:
@@ -139,7 +138,9 @@ def _explained_refusal(method_arn: str, reason: str) -> dict:
             ],
         },
         "context": {"refusal": reason},
-        "usageIdentifierKey": usage.operator_usage_key(),
+        # Metered apart, on a small plan: anyone can send these, so they must not spend the
+        # operator's throttle and quota (nor any app's).
+        "usageIdentifierKey": usage.anonymous_usage_key(),
     }
 
 
@@ -150,12 +151,14 @@ def _denial(principal: Principal, request: Request) -> str | None:
         route = f"{request.method} {request.resource}"
         return f"credentials of role '{principal.role.value}' may not call {route}"
     app_id = request.app_id
-    if (
-        app_id is not None
-        and "{app_id}" in request.resource
-        and not principal.may_use_app(int(app_id) if app_id.isdigit() else -1)
-    ):
-        return f"this credential is for app {principal.app_id}, not app {app_id}"
+    if app_id is not None and "{app_id}" in request.resource:
+        # A malformed id names no app: only an admin gets through (the handler answers 4xx).
+        wanted = parse_app_id(app_id)
+        if wanted is None and principal.role is not Role.ADMIN:
+            # Not echoed: the reason lands in a JSON template, and a path may hold anything.
+            return f"this credential is for app {principal.app_id}; the path names no app id"
+        if wanted is not None and not principal.may_use_app(wanted):
+            return f"this credential is for app {principal.app_id}, not app {wanted}"
     return None
 
 

@@ -19,6 +19,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from eventlog_api import caller_app_id, create_resolver, json_response, known_query
 
+from eventlog.access.principal import parse_app_id
 from eventlog.base.config import get_settings
 from eventlog.models.stats import (
     ByLevel,
@@ -52,7 +53,8 @@ def freshness(resolver: APIGatewayRestResolver, next_middleware: NextMiddleware)
     if path_app_id is None:  # seed 001 and 002: the caller's app
         as_of = statistics.as_of(caller_app_id(resolver))
     else:  # a malformed id gets its 400 from the route
-        as_of = statistics.as_of(int(path_app_id)) if path_app_id.isdigit() else None
+        app_id = parse_app_id(path_app_id)
+        as_of = statistics.as_of(app_id) if app_id is not None else None
     response = next_middleware(resolver)
     if as_of and response.status_code == 200:
         response.headers[AS_OF_HEADER] = as_of

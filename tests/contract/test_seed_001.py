@@ -8,6 +8,7 @@ unique to the test.
 
 import io
 import uuid
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
@@ -79,13 +80,21 @@ def test_a_new_post_registers_new_occurrences(http, tenant):
 # ---------------------------------------------------------------- user routes
 
 
-def fill(http, credential, names: tuple[str, str] = ("login", "signup")) -> None:
+# The hourly frequencies and the histogram count the last 365 days (UTC), today included.
+RECENT = (datetime.now(UTC) - timedelta(days=10)).date()
+
+
+def fill(
+    http, credential, names: tuple[str, str] = ("login", "signup"), first=date(2024, 3, 1)
+) -> None:
+    """login on `first` and two days later, signup the day between."""
     login, signup = names
+    day = [(first + timedelta(days=n)).isoformat() for n in range(3)]
     for name, body in [
-        (login, {"count": 2, "date": "2024-03-01 08:00:00"}),
-        (login, {"count": 0, "date": "2024-03-01 23:59:59"}),
-        (signup, {"count": 4, "date": "2024-03-02 00:00:00"}),
-        (login, {"date": "2024-03-03 12:30:00"}),
+        (login, {"count": 2, "date": f"{day[0]} 08:00:00"}),
+        (login, {"count": 0, "date": f"{day[0]} 23:59:59"}),
+        (signup, {"count": 4, "date": f"{day[1]} 00:00:00"}),
+        (login, {"date": f"{day[2]} 12:30:00"}),
     ]:
         assert record(http, credential, name, body).status_code == 201
 
@@ -165,7 +174,7 @@ def test_malformed_json_is_400(http, tenant):
 
 
 def test_the_histogram_is_a_png(http, tenant):
-    fill(http, tenant.user)
+    fill(http, tenant.user, first=RECENT)
     reply = http.get("/api/v1/event_frequencies/login/hist", headers=tenant.user)
     assert reply.status_code == 200
     assert reply.headers["Content-Type"] == "image/png"
@@ -210,13 +219,13 @@ def test_a_user_key_sees_only_its_app(http, tenant):
 
 def test_an_admin_reads_one_events_days_and_frequencies(http):
     login, signup = unique("login"), unique("signup")
-    fill(http, http.admin, (login, signup))
+    fill(http, http.admin, (login, signup), first=RECENT)
 
     days = http.get(path("/admin/v1/events/{name}", login), headers=http.admin)
     assert days.status_code == 200
     assert days.json() == [
-        {"event": login, "count": 3, "date": "2024-03-01"},
-        {"event": login, "count": 1, "date": "2024-03-03"},
+        {"event": login, "count": 3, "date": RECENT.isoformat()},
+        {"event": login, "count": 1, "date": (RECENT + timedelta(days=2)).isoformat()},
     ]
     frequency = http.get(path("/admin/v1/event_frequencies/{name}", login), headers=http.admin)
     assert frequency.status_code == 200
@@ -241,6 +250,29 @@ def test_an_admin_reads_one_events_days_and_frequencies(http):
     # The admin's user routes read the default app too.
     history = http.get("/api/v1/event_history", headers=http.admin).json()
     assert {"event": login, "count": 4} in history
+
+
+def test_frequencies_and_the_histogram_count_the_last_365_days(http):
+    old, recent = unique("old"), unique("recent")
+    long_ago = (datetime.now(UTC) - timedelta(days=400)).strftime("%Y-%m-%d 10:00:00")
+    assert record(http, http.admin, old, {"count": 5, "date": long_ago}).status_code == 201
+    assert record(http, http.admin, recent, {"count": 2}).status_code == 201
+    assert record(http, http.admin, recent, {"count": 3, "date": long_ago}).status_code == 201
+    history = http.get("/api/v1/event_history", headers=http.admin).json()
+    assert {"event": old, "count": 5} in history  # the history is all-time
+    assert {"event": recent, "count": 5} in history
+    assert_error(
+        http.get(path("/admin/v1/event_frequencies/{name}", old), headers=http.admin),
+        404,
+        "NOT_FOUND",
+    )
+    hist = http.get(path("/api/v1/event_frequencies/{name}/hist", old), headers=http.admin)
+    assert_error(hist, 404, "NOT_FOUND")
+    frequency = http.get(path("/admin/v1/event_frequencies/{name}", recent), headers=http.admin)
+    assert frequency.json()["count"] == 2
+    everything = http.get("/admin/v1/event_frequencies", headers=http.admin).json()
+    assert old not in {item["event"] for item in everything}
+    assert {item["event"]: item["count"] for item in everything}[recent] == 2
 
 
 def test_an_admin_deletes_every_occurrence_of_an_event(http):

@@ -128,6 +128,22 @@ def test_invalid_log_data_is_400_with_the_seeds_body(http, tenant, body):
     assert http.get("/logs", headers=tenant.user).json() == []
 
 
+@pytest.mark.parametrize("body", ["", " \n\t"], ids=["empty", "blank"])
+def test_an_empty_body_is_400_with_the_seeds_body(http, tenant, body):
+    reply = post_log(http, tenant.ingest, body)
+    assert (reply.status_code, reply.json()) == (400, {"error": "Invalid log data"})
+
+
+def test_the_propagators_heartbeats_are_not_logs_of_the_default_app(http):
+    apps = http.get("/apps", params={"limit": 100}, headers=http.admin).json()["items"]
+    (internal,) = [app["id"] for app in apps if app["name"] == "eventlog-internal"]
+    beats = f"/apps/{internal}/events?name=eventlog.heartbeat&limit=1"
+    eventually(lambda: http.get(beats, headers=http.admin).json()["items"], "a heartbeat")
+    listed = http.get("/logs", headers=http.admin)  # an admin's: the default app's
+    assert listed.status_code == 200
+    assert [log for log in listed.json() if log["service"] == "propagator"] == []
+
+
 def test_a_text_log_line_is_processed(http, tenant):
     line = "<34>1 2024-11-08T14:23:30.000Z auth-host auth 4242 ID47 - user authentication failed"
     created = http.post("/logs", data=line, headers={"Content-Type": "text/plain", **tenant.ingest})

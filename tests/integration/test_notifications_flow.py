@@ -260,8 +260,10 @@ def test_a_subscription_gets_every_event_in_order_none_missing_after_an_outage(c
     assert recovered["consecutive_failures"] == 0
 
 
-def test_each_propagator_run_writes_a_heartbeat_into_the_default_app(client, fast_stack):
-    query = f"/apps/{fast_stack.default_app_id}/events?name=eventlog.heartbeat&limit=5"
+def test_each_propagator_run_writes_a_heartbeat_into_the_internal_app(client, fast_stack):
+    apps = client.get("/apps?limit=100", headers=client.admin).json()["items"]
+    (internal,) = [app for app in apps if app["name"] == "eventlog-internal"]
+    query = f"/apps/{internal['id']}/events?name=eventlog.heartbeat&limit=5"
     first = eventually(lambda: client.get(query, headers=client.admin).json()["items"])
     assert first[0]["service"] == "propagator"
     later = eventually(
@@ -272,3 +274,5 @@ def test_each_propagator_run_writes_a_heartbeat_into_the_default_app(client, fas
         )
     )
     assert later[0]["received_at"] > first[0]["received_at"]
+    default = f"/apps/{fast_stack.default_app_id}/events?name=eventlog.heartbeat"
+    assert client.get(default, headers=client.admin).json()["items"] == []

@@ -215,4 +215,4 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _int_or_none(value: Any) -> int | None:
-    return int(value) if str(value).isdigit() else None
+    return int(value) if str(value).isascii() and str(value).isdigit() else None

@@ -4,9 +4,12 @@ import re
 
 import pytest
 
-from eventlog.access.auth import authenticate_key, verify_token
+from eventlog.access.auth import authenticate_key, authenticate_token, verify_token
 from eventlog.access.principal import Role
+from eventlog.base.config import get_settings
+from eventlog.base.errors import AuthenticationError
 from eventlog.base.timeutil import parse_iso, utcnow
+from eventlog.storage import registry
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
@@ -135,10 +138,11 @@ def test_get_unknown_app_is_not_found(api, aws):
     assert reply.body == {"error": "NOT_FOUND", "message": "no app with id 999"}
 
 
-def test_get_app_with_non_numeric_id_is_refused(api, aws):
-    reply = api.get_app("my-app")
-    assert reply.status == 400
-    assert reply.body["error"] == "VALIDATION_ERROR"
+@pytest.mark.parametrize("app_id", ["my-app", "²", "\u0661", "9" * 5000])
+def test_get_app_with_non_numeric_id_is_refused(api, aws, app_id):
+    reply = api.get_app(app_id)
+    assert reply.status in (400, 404), reply.text
+    assert reply.body["error"] in ("VALIDATION_ERROR", "NOT_FOUND")
 
 
 # ---------------------------------------------------------------- keys
@@ -320,7 +324,9 @@ def test_create_token_for_a_user(api, app):
         "token": reply.body["token"],
         "token_type": "Bearer",
         "expires_at": reply.body["expires_at"],
+        "jti": reply.body["jti"],
     }
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", reply.body["jti"])
     principal = verify_token(reply.body["token"])
     assert (principal.role, principal.app_id) == (Role.USER, app.id)
     expires = parse_iso(reply.body["expires_at"])
@@ -349,3 +355,135 @@ def test_invalid_token_request_is_refused(api, aws, body):
     reply = api.create_token(body)
     assert reply.status == 400, reply.text
     assert reply.body["error"] == "VALIDATION_ERROR"
+
+
+def test_a_token_may_live_a_day_at_most_by_default(api, app):
+    assert get_settings().token_max_lifetime_seconds == 86_400
+    assert api.create_token({"role": "user", "app_id": app.id, "expires_in": 86_400}).status == 201
+    reply = api.create_token({"role": "user", "app_id": app.id, "expires_in": 86_401})
+    assert reply.status == 400, reply.text
+    assert reply.body["error"] == "VALIDATION_ERROR"
+    assert reply.body["message"] == (
+        "expires_in may be at most 86400 seconds (the stack's TokenMaxLifetimeSeconds)"
+    )
+
+
+def test_the_default_lifetime_never_exceeds_the_maximum(api, app, monkeypatch):
+    monkeypatch.setenv("TOKEN_MAX_LIFETIME_SECONDS", "600")
+    get_settings.cache_clear()
+    before = utcnow().replace(microsecond=0)
+    reply = api.create_token({"role": "user", "app_id": app.id})
+    assert reply.status == 201, reply.text
+    assert 600 <= (parse_iso(reply.body["expires_at"]) - before).total_seconds() <= 660
+    assert api.create_token({"role": "admin", "expires_in": 601}).status == 400
+    get_settings.cache_clear()
+
+
+def revoke_token(api, jti: str):
+    return api.admin_request("DELETE", "/tokens/{jti}", jti=jti)
+
+
+def test_revoke_a_token(api, app):
+    minted = api.create_token({"role": "user", "app_id": app.id, "subject": "ci"}).body
+    assert authenticate_token(minted["token"])[0].app_id == app.id
+    reply = revoke_token(api, minted["jti"])
+    assert reply.status == 200, reply.text
+    assert reply.content_type == "application/json"
+    assert reply.body == {
+        "jti": minted["jti"],
+        "subject": "ci",
+        "role": "user",
+        "app_id": app.id,
+        "expires_at": minted["expires_at"],
+        "revoked_at": reply.body["revoked_at"],
+    }
+    assert ISO_UTC.match(reply.body["revoked_at"])
+    with pytest.raises(AuthenticationError, match="revoked"):
+        authenticate_token(minted["token"])
+    again = revoke_token(api, minted["jti"])
+    assert again.status == 200
+    assert again.body["revoked_at"] == reply.body["revoked_at"]
+
+
+def test_revoking_an_unknown_token_is_not_found(api, aws):
+    reply = revoke_token(api, "no-such-token")
+    assert reply.status == 404
+    assert reply.body == {"error": "NOT_FOUND", "message": "no live token with jti 'no-such-token'"}
+
+
+@pytest.mark.parametrize("jti", ["x" * 65, "a.b", "²"])
+def test_revoking_a_malformed_jti_is_refused(api, aws, jti):
+    reply = revoke_token(api, jti)
+    assert reply.status == 400, reply.text
+    assert reply.body["error"] == "VALIDATION_ERROR"
+
+
+# ---------------------------------------------------------------- the last admin key
+
+
+def test_the_last_admin_key_cannot_be_revoked(api, admin_key):
+    reply = api.revoke_key(admin_key.id)
+    assert reply.status == 409, reply.text
+    assert reply.content_type == "application/json"
+    assert reply.body == {
+        "error": "CONFLICT",
+        "message": (
+            f"key '{admin_key.id}' is the last live admin key: create another admin key "
+            "(POST /keys) before revoking this one"
+        ),
+    }
+    assert authenticate_key(admin_key.key) is not None
+
+
+def test_an_admin_key_can_be_revoked_while_another_lives(api, admin_key):
+    second = api.create_key({"role": "admin"}).body
+    assert api.revoke_key(admin_key.id).status == 200
+    assert authenticate_key(admin_key.key) is None
+    assert api.revoke_key(second["id"]).status == 409
+    assert api.revoke_key(admin_key.id).status == 200  # already revoked: keeps its time
+    assert authenticate_key(second["key"]) is not None
+
+
+def test_two_revocations_racing_leave_an_admin_key(api, admin_key):
+    second = api.create_key({"role": "admin"}).body
+    first_item = registry.get_key_by_id(admin_key.id)
+    second_item = registry.get_key_by_id(second["id"])
+    # Both read the other as live; the second revocation's transaction then finds it revoked.
+    assert registry.revoke_key_keeping(first_item, second_item, "2026-01-01T00:00:00Z")
+    assert not registry.revoke_key_keeping(second_item, first_item, "2026-01-01T00:00:00Z")
+    assert authenticate_key(second["key"]) is not None
+
+
+def test_revoking_user_keys_needs_no_admin_left(api, user_key):
+    assert api.revoke_key(user_key.id).status == 200  # no admin key exists at all
+
+
+# ---------------------------------------------------------------- deleting by name
+
+
+def test_deleting_by_name_out_of_time_goes_on_from_its_cursor(api, app, monkeypatch):
+    import time
+
+    from eventlog.events import deletion, ingestion
+
+    class RunsOut:  # real for one look at the clock, then past any deadline
+        left = 1
+
+        def monotonic(self) -> float:
+            self.left -= 1
+            return time.monotonic() if self.left >= 0 else float("inf")
+
+    monkeypatch.setattr(deletion, "CHUNK", 1)
+    for name in ("gone", "kept", "gone", "gone"):
+        ingestion.ingest_one(app.id, {"name": name, "count": 3})
+    totals = []
+    cursor = None
+    while not totals or cursor:
+        monkeypatch.setattr(deletion, "time", RunsOut())
+        reply = api.delete_events(app.id, name="gone", **({"cursor": cursor} if cursor else {}))
+        assert reply.status == 200
+        totals.append((reply.body["deleted"], reply.body["occurrences"], reply.body["complete"]))
+        cursor = reply.headers.get("x-eventlog-cursor")
+    assert totals == [(1, 3, False), (1, 3, False), (1, 3, True)]
+    assert [event["name"] for event in api.all_events(app.id)] == ["kept"]
+    assert api.delete_events(app.id, name="gone", cursor="x.y").status == 400

@@ -114,6 +114,52 @@ def test_targets_that_are_not_public_are_refused(api, app, url, refused_because)
     assert refused_because in reply.body["message"]
 
 
+@pytest.mark.parametrize(
+    ("url", "refused_because"),
+    [
+        ("http://[2002:a9fe:a9fe::]/hook", "6to4 address embedding 169.254.169.254"),
+        ("http://[64:ff9b::a9fe:a9fe]/hook", "NAT64"),
+        ("http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook", "Teredo"),
+        ("http://[fec0::1]/hook", "site-local"),
+        ("http://[::ffff:169.254.169.254]/hook", "link-local"),
+    ],
+)
+def test_ipv6_addresses_embedding_or_reaching_other_networks_are_refused(
+    api, app, url, refused_because
+):
+    reply = create(api, app.id, webhook_rule(url))
+    assert reply.status == 400
+    assert refused_because in reply.body["message"]
+
+
+MALFORMED_URLS = [
+    ("http://[::1", "Invalid IPv6 URL"),
+    ("https://[::1/hook", "Invalid IPv6 URL"),
+    ("http://example.com:99999/hook", "Port out of range"),
+    ("http://[::1]x/hook", "malformed host"),
+]
+
+
+@pytest.mark.parametrize(("url", "problem"), MALFORMED_URLS)
+def test_malformed_urls_get_a_400_naming_the_problem(api, app, url, problem):
+    for channel in (
+        {"type": "webhook", "url": url, "secret": WEBHOOK_SECRET},
+        {"type": "slack", "url": url},
+    ):
+        reply = create(api, app.id, {"channels": [channel]})
+        assert reply.status == 400, reply.text
+        assert problem in reply.body["message"]
+
+
+def test_a_malformed_url_in_an_update_gets_a_400(api, app, receiver, loopback_targets):
+    rule = create(api, app.id, webhook_rule(receiver.url)).body
+    path = {"app_id": app.id, "rule_id": rule["id"]}
+    for url, problem in MALFORMED_URLS:
+        reply = api.admin_request("PATCH", RULE, webhook_rule(url), **path)
+        assert reply.status == 400, reply.text
+        assert problem in reply.body["message"]
+
+
 def test_a_host_that_does_not_resolve_is_refused(api, app, monkeypatch):
     def no_such_host(*_: Any, **__: Any) -> Any:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")

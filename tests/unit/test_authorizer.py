@@ -6,6 +6,7 @@ from datetime import timedelta
 import jwt
 import pytest
 
+from eventlog.access import tokens
 from eventlog.access.auth import app_usage_key
 from eventlog.access.keys import revoke_key
 from eventlog.access.principal import Role
@@ -14,6 +15,8 @@ from eventlog.access.tokens import mint_token
 from eventlog.base.ids import new_ulid
 from eventlog.base.timeutil import utcnow
 from eventlog.models.admin import TokenIn
+from eventlog.storage import registry
+from tests.support.fake_aws import aws_client
 
 EVENTS = "/apps/{app_id}/events"
 EVENT = "/apps/{app_id}/events/{event_id}"
@@ -28,6 +31,7 @@ def admin_routes(app_id: int) -> list[tuple[str, str, dict]]:
         ("GET", "/keys", {}),
         ("DELETE", "/keys/{key_id}", {"key_id": "k_0123456789ab"}),
         ("POST", "/tokens", {}),
+        ("DELETE", "/tokens/{jti}", {"jti": "0123456789abcdefABCDEF"}),
     ]
 
 
@@ -300,8 +304,26 @@ def refusal(api, aws, headers: dict, method: str = "POST", resource: str = "/api
     assert answer.allows_the_request
     assert answer.answer["principalId"] == "anonymous"
     assert set(answer.context) == {"refusal"}  # no role, no app: nothing to act as
-    assert answer.usage_key == aws.operator_api_key_value
+    assert answer.usage_key == anonymous_api_key_value(aws)  # never the operator's
     return answer.context["refusal"]
+
+
+def anonymous_api_key_value(aws) -> str:
+    key_id = aws.template.physical_ids["AnonymousApiKey"]
+    return aws_client("apigateway").get_api_key(apiKey=key_id, includeValue=True)["value"]
+
+
+def test_anonymous_callers_have_a_small_usage_plan_of_their_own(aws):
+    apigateway = aws_client("apigateway")
+    anonymous = aws.template.physical_ids["AnonymousApiKey"]
+    operator = aws.template.physical_ids["EventlogApiApiKey"]
+    (plan,) = apigateway.get_usage_plans(keyId=anonymous)["items"]
+    assert plan["id"] == aws.template.physical_ids["AnonymousUsagePlan"]
+    assert plan["throttle"] == {"burstLimit": 10, "rateLimit": 5.0}  # the template's defaults
+    assert (plan["quota"]["limit"], plan["quota"]["period"]) == (10000, "DAY")
+    (operator_plan,) = apigateway.get_usage_plans(keyId=operator)["items"]
+    assert operator_plan["id"] != plan["id"]
+    assert anonymous_api_key_value(aws) != aws.operator_api_key_value
 
 
 @pytest.mark.parametrize(("method", "resource"), EXPLAINED_401_ROUTES)
@@ -369,3 +391,106 @@ def test_other_routes_still_answer_an_unidentified_caller_with_api_gateways_401(
 ):
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         api.authorize({"Authorization": "Bearer not-a-jwt"}, method, resource)
+
+
+# ---------------------------------------------------------------- app ids that are no app ids
+
+
+# Superscript, Arabic-Indic and full-width digits pass str.isdigit(); int() refuses them.
+NOT_APP_IDS = ["²", "\u0661", "\uff11", "1²", "9" * 5000, "-1", "1e3", " 1", 'a"b']
+
+
+@pytest.mark.parametrize("app_id", NOT_APP_IDS)
+def test_a_malformed_app_id_is_denied_to_app_credentials(api, app, user_key, app_id):
+    for method, resource, _ in event_routes(app.id):
+        parameters = {"app_id": app_id, "event_id": new_ulid(utcnow())}
+        answer = api.authorize({"x-api-key": user_key.key}, method, resource, **parameters)
+        assert answer.denies_everything, (method, resource)
+        assert answer.context["reason"] == (
+            f"this credential is for app {app.id}; the path names no app id"
+        )
+        assert '"' not in answer.context["reason"]  # it lands in a JSON gateway response
+
+
+@pytest.mark.parametrize("app_id", ["²", "9" * 5000])
+def test_a_malformed_app_id_reaches_the_handler_for_admins(api, app, admin_key, app_id):
+    # The handler answers 400 or 404 (test_admin); the authorizer must not crash first.
+    answer = api.authorize({"x-api-key": admin_key.key}, "GET", EVENTS, app_id=app_id)
+    assert answer.allows_the_request
+
+
+def test_leading_zeros_still_name_the_app(api, app, user_key):
+    answer = api.authorize({"x-api-key": user_key.key}, "GET", EVENTS, app_id=f"00{app.id}")
+    assert answer.allows_the_request
+
+
+# ---------------------------------------------------------------- revoked bearer tokens
+
+
+def test_a_revoked_token_is_unauthorized(api, app):
+    minted = mint_token(TokenIn(role=Role.USER, app_id=app.id))
+    bearer = {"Authorization": f"Bearer {minted.token}"}
+    assert api.authorize(bearer, "GET", EVENTS, app_id=app.id).allows_the_request
+    tokens.revoke_token(minted.jti)
+    assert_unauthorized(api, bearer, app_id=app.id)
+
+
+def test_a_revoked_token_is_named_as_such_on_seed_003_routes(api, aws, app):
+    minted = mint_token(TokenIn(role=Role.INGEST, app_id=app.id))
+    tokens.revoke_token(minted.jti)
+    reason = refusal(api, aws, {"Authorization": f"Bearer {minted.token}"})
+    assert reason == "the bearer token has been revoked"
+
+
+def test_revoking_one_token_leaves_the_others(api, app):
+    kept, revoked = (mint_token(TokenIn(role=Role.USER, app_id=app.id)) for _ in range(2))
+    tokens.revoke_token(revoked.jti)
+    answer = api.authorize({"Authorization": f"Bearer {kept.token}"}, "GET", EVENTS, app_id=app.id)
+    assert answer.allows_the_request
+    assert answer.usage_key == app_usage_key(app.id)
+
+
+def test_a_token_without_a_record_is_unauthorized(api, app):
+    # Signed by us with a jti, but never minted here (or its record is gone): refused.
+    token = signed({"sub": "x", "role": "admin", "exp": later(), "jti": "never-minted"})
+    assert_unauthorized(api, {"Authorization": f"Bearer {token}"}, app_id=app.id)
+
+
+@pytest.mark.parametrize("jti", [7, "", "a b", "x" * 65, ["a"]])
+def test_a_malformed_jti_is_unauthorized(api, app, jti):
+    token = signed({"sub": "x", "role": "admin", "exp": later(), "jti": jti})
+    assert_unauthorized(api, {"Authorization": f"Bearer {token}"}, app_id=app.id)
+
+
+def test_a_token_minted_before_jtis_stays_valid_until_it_expires(api, app):
+    token = signed({"sub": "old", "role": "user", "app": app.id, "exp": later()})
+    answer = api.authorize({"Authorization": f"Bearer {token}"}, "GET", EVENTS, app_id=app.id)
+    assert answer.allows_the_request
+    assert answer.usage_key == app_usage_key(app.id)
+
+
+def test_one_get_item_per_request(api, app, user_key, dynamodb_calls):
+    minted = mint_token(TokenIn(role=Role.USER, app_id=app.id))
+    admin = mint_token(TokenIn(role=Role.ADMIN))
+    legacy = signed({"sub": "old", "role": "user", "app": app.id, "exp": later()})
+    for headers in (
+        {"Authorization": f"Bearer {minted.token}"},
+        {"Authorization": f"Bearer {admin.token}"},
+        {"Authorization": f"Bearer {legacy}"},
+        {"x-api-key": user_key.key},  # the key's own item: no token record read
+    ):
+        dynamodb_calls.clear()
+        assert api.authorize(headers, "GET", EVENTS, app_id=app.id).allows_the_request
+        assert dynamodb_calls.operations == ["GetItem"], headers
+
+
+def test_the_token_record_expires_with_the_token(aws, app):
+    minted = mint_token(TokenIn(role=Role.USER, app_id=app.id, expires_in=600))
+    record = registry.get_token(minted.jti)
+    claims = jwt.decode(minted.token, options={"verify_signature": False})
+    assert record["expires_at"] == claims["exp"]
+    assert claims["jti"] == minted.jti
+    table = aws_client("dynamodb").describe_time_to_live(
+        TableName=aws.environment["REGISTRY_TABLE"]
+    )
+    assert table["TimeToLiveDescription"]["AttributeName"] == "expires_at"

@@ -24,6 +24,7 @@ def environment(monkeypatch):
         "SIGNING_SECRET_PARAMETER": "/eventlog/signing-secret",
         "USAGE_PLAN_ID_PARAMETER": "/eventlog/stack/usage-plan-id",
         "OPERATOR_API_KEY_ID_PARAMETER": "/eventlog/stack/operator-api-key-id",
+        "ANONYMOUS_API_KEY_ID_PARAMETER": "/eventlog/stack/anonymous-api-key-id",
         "NOTIFICATION_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/notifications",
         "ALERTS_TOPIC_ARN": "arn:aws:sns:eu-west-1:1:alerts",
         "CHANNEL_SECRETS_PREFIX": "/eventlog/stack/secrets",
@@ -44,6 +45,7 @@ def test_the_numbers_default_to_the_template_parameters(environment):
     assert (settings.propagation_interval_seconds, settings.propagation_delay_seconds) == (60, 15)
     assert (settings.subscription_max_failures, settings.name_cardinality_limit) == (10, 10000)
     assert settings.allowed_target_networks == ""
+    assert settings.token_max_lifetime_seconds == 86_400
 
 
 def test_every_missing_setting_is_named_at_once(environment):
@@ -70,6 +72,11 @@ def test_every_missing_setting_is_named_at_once(environment):
             "PROPAGATION_DELAY_SECONDS='-1' (a whole number, at least 0)",
         ),
         ("NAME_CARDINALITY_LIMIT", "²", "NAME_CARDINALITY_LIMIT='²' (a whole number, at least 1)"),
+        (
+            "TOKEN_MAX_LIFETIME_SECONDS",
+            "59",
+            "TOKEN_MAX_LIFETIME_SECONDS='59' (a whole number, at least 60)",
+        ),
     ],
 )
 def test_a_malformed_number_is_named(environment, name, value, expected):
@@ -79,6 +86,13 @@ def test_a_malformed_number_is_named(environment, name, value, expected):
         get_settings()
 
     assert expected in str(error.value)
+
+
+def test_the_anonymous_usage_key_parameter_is_required(environment):
+    environment.delenv("ANONYMOUS_API_KEY_ID_PARAMETER")
+
+    with pytest.raises(SettingsError, match="missing ANONYMOUS_API_KEY_ID_PARAMETER"):
+        get_settings()
 
 
 def test_a_delay_of_zero_is_allowed(environment):

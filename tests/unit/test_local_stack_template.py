@@ -126,3 +126,54 @@ def test_globals_merge_like_sam(template: Template):
 
 def test_implicit_api_takes_globals(template: Template):
     assert template.apis() == {"ServerlessRestApi": {"BinaryMediaTypes": ["image~1png"]}}
+
+
+# ---------------------------------------------------------------- the project's template.yaml
+
+# API Gateway's REST integration timeout: a function that runs longer is cut off with a 504.
+API_GATEWAY_TIMEOUT_SECONDS = 29
+
+
+def project_template(**parameters: str) -> Template:
+    return Template.load(Path(__file__).resolve().parents[2] / "template.yaml", parameters)
+
+
+def function_timeout(template: Template, logical_id: str) -> int:
+    return int(template.resolve(template.properties(logical_id, "Function")["Timeout"]))
+
+
+def test_the_schedule_is_named_after_the_stack():
+    template = project_template()
+    schedule = template.properties("PropagatorFunction")["Events"]["Schedule"]["Properties"]
+    assert schedule["Name"] == {"Fn::Sub": "${AWS::StackName}-propagation"}
+    assert template.resolve(schedule["Name"]) == "eventlog-local-propagation"
+
+
+def reserved_concurrency(template: Template, logical_id: str) -> dict[str, str]:
+    props = template.properties(logical_id, "Function")
+    return template.resolve({"Reserved": props.get("ReservedConcurrentExecutions")})
+
+
+def test_no_concurrency_is_reserved_unless_asked():
+    # A new account's limit is 10, all of which must stay unreserved: the default reserves none.
+    default = project_template()
+    for logical_id, _ in default.of_type("AWS::Serverless::Function"):
+        assert reserved_concurrency(default, logical_id) in ({}, {"Reserved": None}), logical_id
+    reserved = project_template(PropagatorReservedConcurrency="1")
+    assert reserved_concurrency(reserved, "PropagatorFunction") == {"Reserved": "1"}
+
+
+def test_the_propagation_delay_cannot_be_set_below_the_longest_write():
+    template = project_template()
+    spec = template.doc["Parameters"]["PropagationDelaySeconds"]
+    # Longer than an ingest request can run, and a second for eventually consistent reads.
+    assert spec["MinValue"] >= function_timeout(template, "IngestFunction") + 1
+    assert spec["MinValue"] <= spec["Default"] <= spec["MaxValue"]
+
+
+def test_api_functions_answer_before_api_gateway_gives_up():
+    template = project_template()
+    for logical_id, _ in template.of_type("AWS::Serverless::Function"):
+        events = template.properties(logical_id, "Function").get("Events") or {}
+        if any(event.get("Type") == "Api" for event in events.values()):
+            assert function_timeout(template, logical_id) < API_GATEWAY_TIMEOUT_SECONDS, logical_id

@@ -72,6 +72,19 @@ def test_invalid_log_data_gets_the_seeds_400(api, app, body):
     assert get_logs(api, app.id).body == []
 
 
+@pytest.mark.parametrize("body", [None, "", "   \n\t "])
+def test_an_empty_body_gets_the_seeds_400(api, app, body):
+    reply = post_log(api, app.id, body)
+    assert (reply.status, reply.body) == (400, {"error": "Invalid log data"})
+    assert get_logs(api, app.id).body == []
+
+
+def test_what_the_event_model_refuses_gets_the_seeds_400(api, app):
+    reply = post_log(api, app.id, {**SEED_LOG, "service": "x" * 1000})
+    assert (reply.status, reply.body) == (400, {"error": "Invalid log data"})
+    assert get_logs(api, app.id).body == []
+
+
 @pytest.mark.parametrize(
     ("line", "level", "service", "message"),
     [
@@ -114,6 +127,26 @@ def test_logs_go_to_the_credentials_app_and_an_admins_to_the_default_app(api, ap
     assert [log["service"] for log in get_logs(api, None).body] == ["x"]
     assert get_logs(api, other_app.id).body == []
     assert api.metrics(app_id=default.id).body["logs_processed"] == 1
+
+
+def test_heartbeats_are_not_logs_of_the_default_app(api, aws):
+    from eventlog.access.apps import create_app, internal_app_id
+    from eventlog.delivery import propagation
+    from eventlog.events import ingestion
+    from eventlog.models.events import HEARTBEAT_NAME
+
+    default = create_app("default")
+    post_log(api, default.id, SEED_LOG)
+    propagation._write_heartbeat(propagation.RoundReport(round=1, started_at="x"))
+    # A stack older than the internal app wrote its heartbeats into `default`.
+    old_beat = {"name": HEARTBEAT_NAME, "service": "propagator", "message": "propagation round 1"}
+    ingestion.ingest_one(default.id, old_beat)
+    assert [log["service"] for log in get_logs(api, None).body] == ["auth"]
+    assert [log["service"] for log in get_logs(api, default.id).body] == ["auth"]
+    assert api.metrics(app_id=default.id).body["logs_processed"] == 1
+    # The new ones are in the service's own app, read with an admin key like any app.
+    (beat,) = api.list_events(internal_app_id(), name=HEARTBEAT_NAME).body["items"]
+    assert beat["service"] == "propagator"
 
 
 def test_a_log_is_an_event_of_the_native_api(api, app):

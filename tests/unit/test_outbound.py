@@ -2,7 +2,11 @@
 
 import hashlib
 import hmac
+import re
 import socket
+import threading
+import time
+from ipaddress import ip_address
 from typing import Any
 
 import pytest
@@ -33,6 +37,7 @@ def test_the_signature_is_hmac_sha256_of_timestamp_dot_body():
         (BODY, "1700000000", 1_699_999_699, False),  # from the future
         (BODY, "", 1_700_000_000, False),
         (BODY, "17e8", 1_700_000_000, False),
+        (BODY, "170000000²", 1_700_000_000, False),  # a digit to str.isdigit, not to int()
     ],
 )
 def test_a_receiver_verifies_body_and_timestamp(body, timestamp, now, valid):
@@ -48,7 +53,12 @@ def test_another_secret_does_not_verify():
 @pytest.mark.parametrize(
     "address",
     ["127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1",
-     "0.0.0.0", "224.0.0.1", "::1", "fd00:ec2::254", "fe80::1", "::ffff:10.0.0.1"],  # noqa: S104
+     "0.0.0.0", "224.0.0.1", "::1", "fd00:ec2::254", "fe80::1", "::ffff:10.0.0.1",  # noqa: S104
+     # Addresses that embed an IPv4 one or reach other networks through a gateway or relay.
+     "2002:a9fe:a9fe::", "2002:5db8:d822::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001::1",
+     "64:ff9b::a9fe:a9fe", "64:ff9b::5db8:d822", "64:ff9b:1::1", "fec0::1", "::ffff:0:0",
+     "::ffff:169.254.169.254", "::a9fe:a9fe", "::5db8:d822", "::ffff:0:a9fe:a9fe", "100::1",
+     "2001:db8::1", "5f00::1", "3fff::1"],
 )  # fmt: skip
 def test_non_public_addresses_are_refused(address, aws, monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", lambda *_a, **_k: [(0, 0, 0, "", (address, 80))])
@@ -88,10 +98,48 @@ def test_allowed_networks_let_a_deployment_reach_its_own_receivers(aws, monkeypa
         outbound.check_target("http://other.example/x")
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/x", "https:///x", "http://example.com:99999/"])
-def test_malformed_targets_are_refused(url, aws):
-    with pytest.raises(TargetRefusedError):
+def test_the_embedded_ipv4_address_is_named(aws, monkeypatch):
+    answers = [(0, 0, 0, "", ("2002:a9fe:a9fe::", 80, 0, 0))]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *_a, **_k: answers)
+    with pytest.raises(TargetRefusedError, match=r"6to4 address embedding 169\.254\.169\.254"):
+        outbound.check_target("https://hooks.example.com/x")
+
+
+@pytest.mark.parametrize("address", ["2606:4700::1", "::ffff:93.184.216.34", "93.184.216.34"])
+def test_public_ipv6_and_mapped_public_ipv4_are_accepted(address, aws, monkeypatch):
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *_a, **_k: [(0, 0, 0, "", (address, 443))])
+    target = outbound.resolve_target("https://hooks.example.com/x")
+    assert ip_address(target.address) == ip_address(address)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("ftp://example.com/x", "http(s) URL with a host"),
+        ("https:///x", "http(s) URL with a host"),
+        ("http://example.com:99999/", "Port out of range"),
+        ("http://example.com:0/", "invalid port"),
+        ("http://example.com:abc/", "Port could not be cast"),
+        ("http://[::1", "Invalid IPv6 URL"),
+        ("http://[::1/hook", "Invalid IPv6 URL"),
+        ("http://]x/", "Invalid IPv6 URL"),
+        ("http://[zz]/", "does not appear to be an IPv4 or IPv6 address"),
+        ("http://[::1]x/", "malformed host"),
+        ("http://exa mple.com/", "malformed host"),
+        ("http://user:pw@example.com/", "credentials"),
+    ],
+)
+def test_malformed_targets_are_refused_naming_the_problem(url, problem, aws):
+    with pytest.raises(TargetRefusedError, match=re.escape(problem)):
         outbound.check_target(url)
+    with pytest.raises(DeliveryError) as failure:  # a stored one: refused at delivery, no crash
+        outbound.post_json(url, BODY)
+    assert not failure.value.retryable
+
+
+def test_allowed_networks_still_let_the_local_stack_reach_loopback(loopback_targets):
+    outbound.check_target("http://127.0.0.1:8080/hook")
+    outbound.check_target("http://[::1]:8080/hook")
 
 
 def test_post_json_delivers_the_body_and_headers(receiver, loopback_targets):
@@ -157,6 +205,78 @@ def test_a_closed_port_is_a_delivery_error(loopback_targets):
         port = probe.getsockname()[1]  # closed once the probe goes
     with pytest.raises(DeliveryError, match="ConnectionRefusedError"):
         outbound.post_json(f"http://127.0.0.1:{port}/hook", BODY, attempts=1)
+
+
+class DrippingServer:
+    """Answers every request a byte at a time, forever (until closed)."""
+
+    def __init__(self, interval: float = 0.05):
+        self.interval = interval
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+        self.closed = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.closed.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._drip, args=(connection,), daemon=True).start()
+
+    def _drip(self, connection: socket.socket) -> None:
+        with connection:
+            connection.recv(65536)
+            reply = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100000
+            for byte in reply:
+                if self.closed.is_set():
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(self.interval)
+
+    def close(self) -> None:
+        self.closed.set()
+        self.listener.close()
+
+
+@pytest.fixture
+def dripping():
+    server = DrippingServer()
+    yield server
+    server.close()
+
+
+def test_a_server_dripping_its_reply_cannot_hold_a_request_beyond_its_timeout(
+    dripping, loopback_targets
+):
+    started = time.monotonic()
+    with pytest.raises(DeliveryError, match="TimeoutError") as failure:
+        outbound.post_json(dripping.url, BODY, timeout=0.5, attempts=1)
+    assert time.monotonic() - started < 1.5  # each read took 50 ms: only the total deadline ends it
+    assert failure.value.retryable
+
+
+def test_time_left_bounds_every_try_and_pause(dripping, loopback_targets):
+    started = time.monotonic()
+    with pytest.raises(DeliveryError, match="TimeoutError"):
+        outbound.post_json(dripping.url, BODY, timeout=5, attempts=3, backoff=0.1, time_left=0.6)
+    assert time.monotonic() - started < 1.5
+
+
+def test_no_time_left_sends_nothing(receiver, loopback_targets):
+    with pytest.raises(DeliveryError, match="no time left") as failure:
+        outbound.post_json(receiver.url, BODY, time_left=0)
+    assert failure.value.retryable
+    assert receiver.requests == []
+
+
+def test_time_left_does_not_cut_a_request_that_fits(receiver, loopback_targets):
+    assert outbound.post_json(receiver.url, BODY, time_left=5).status == 200
 
 
 def test_the_readme_verification_snippet_accepts_our_signatures_and_refuses_tampering():

@@ -20,6 +20,7 @@ from loopback_receiver import LoopbackReceiver
 
 from eventlog.access.apps import create_app
 from eventlog.base.config import get_settings
+from eventlog.base.errors import ConflictError
 from eventlog.base.timeutil import format_iso, parse_iso, utcnow
 from eventlog.delivery import outbound, propagation, subscriptions
 from eventlog.events import ingestion
@@ -69,7 +70,9 @@ def clock(aws: Any, monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     monkeypatch.setattr(ingestion, "utcnow", fake.now)
     monkeypatch.setattr(subscriptions, "utcnow", fake.now)
     # outbound's retry pause (not the signature's time)
-    monkeypatch.setattr(outbound, "time", SimpleNamespace(time=time.time, sleep=id))
+    monkeypatch.setattr(
+        outbound, "time", SimpleNamespace(time=time.time, monotonic=time.monotonic, sleep=id)
+    )
     return fake
 
 
@@ -517,11 +520,17 @@ def heartbeats(api: Any, app_id: int) -> list[dict[str, Any]]:
     return api.all_events(app_id, name="eventlog.heartbeat")
 
 
-def test_each_run_writes_a_heartbeat_into_the_default_app(api, app, default_app, receiver, env):
+def internal_app() -> int:
+    app_id = registry.app_id_by_name(registry.INTERNAL_APP_NAME)
+    assert app_id is not None
+    return app_id
+
+
+def test_each_run_writes_a_heartbeat_into_the_internal_app(api, app, default_app, receiver, env):
     subscribe(app.id, receiver.url)
     ingest(api, app.id, *messages(2))
     propagate()
-    (beat,) = heartbeats(api, default_app.id)
+    (beat,) = heartbeats(api, internal_app())
     assert beat["level"] == "INFO"
     assert beat["service"] == "propagator"
     assert beat["data"]["round"] == 1
@@ -531,15 +540,55 @@ def test_each_run_writes_a_heartbeat_into_the_default_app(api, app, default_app,
     assert beat["data"]["interval_seconds"] == 60
     assert beat["data"]["delay_seconds"] == 0
     propagate()
-    assert len(heartbeats(api, default_app.id)) == 2
+    assert len(heartbeats(api, internal_app())) == 2
+    # Nothing of the service's own in a client's app, `default` included.
+    assert api.all_events(default_app.id) == []
 
 
-def test_without_a_default_app_a_run_warns_and_goes_on(api, app, receiver, env, caplog):
+def test_the_first_round_creates_the_internal_app_once(api, app, receiver, env, caplog):
+    assert registry.app_id_by_name(registry.INTERNAL_APP_NAME) is None  # a fresh stack
+    subscribe(app.id, receiver.url)
+    ingest(api, app.id, *messages(1))
+    assert propagate()["delivered_events"] == 1
+    assert [r for r in caplog.records if r.levelname == "WARNING"] == []
+    internal = registry.get_app(internal_app())
+    assert internal is not None
+    assert (internal["name"], internal["internal"]) == (registry.INTERNAL_APP_NAME, True)
+    propagate()
+    assert registry.app_id_by_name(registry.INTERNAL_APP_NAME) == internal["id"]
+    assert len(heartbeats(api, internal["id"])) == 2
+    # Nothing else was made for it: no ingest key, no alert rule.
+    assert [item["sk"] for item in registry.app_and_rule_items(internal["id"])] == ["APP"]
+    assert registry.list_keys(10, None, internal["id"]) == []
+
+
+def test_a_run_that_loses_the_race_to_create_the_internal_app_uses_the_winners(aws, monkeypatch):
+    from eventlog.access import apps
+
+    winner = apps.internal_app_id()
+    calls = iter([None, winner])  # not there when first read, there once the write is refused
+    monkeypatch.setattr(registry, "app_id_by_name", lambda _name: next(calls))
+    assert apps.internal_app_id() == winner
+
+
+def test_no_app_can_take_the_internal_apps_name(aws):
+    for name in (registry.INTERNAL_APP_NAME, registry.INTERNAL_APP_NAME.upper()):
+        with pytest.raises(ConflictError, match="reserved"):
+            create_app(name)
+
+
+def test_a_heartbeat_that_cannot_be_written_warns_and_the_run_goes_on(
+    api, app, receiver, env, caplog, monkeypatch
+):
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("the registry does not answer")
+
+    monkeypatch.setattr(propagation.apps, "internal_app_id", broken)
     subscribe(app.id, receiver.url)
     ingest(api, app.id, *messages(1))
     assert propagate()["delivered_events"] == 1
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert warnings == ["no 'default' app: heartbeat not written"]
+    assert warnings == ["heartbeat not written: RuntimeError: the registry does not answer"]
 
 
 def test_one_log_line_per_subscription_per_round(api, app, receivers, env, caplog):
@@ -604,7 +653,7 @@ def test_a_sub_minute_interval_runs_rounds_for_a_minute(api, app, default_app, r
     env.clock.on_sleep = lambda: added.extend(ingest(api, app.id, *messages(1)))
     assert propagate()["rounds"] == 4  # at 0, 15, 30 and 45 s
     assert env.clock.sleeps == [15, 15, 15]
-    beats = heartbeats(api, default_app.id)
+    beats = heartbeats(api, internal_app())
     assert sorted(beat["data"]["round"] for beat in beats) == [1, 2, 3, 4]
     # events written between rounds went out in the next round
     assert forwarded_ids(receiver) == added

@@ -355,7 +355,8 @@ def test_bad_parameters_are_400_naming_the_field(api, app, route, query, field):
         ("hourly", {"tz": "Mars/Olympus_Mons"}, "unknown time zone 'Mars/Olympus_Mons'"),
         ("top-messages", {"since": "2026-01-01T00:00:00Z", "until": DAY["until"]}, "31 days"),
         ("by-level", {"since": "2099-01-01T00:00:00Z"}, "since must be before until"),
-        ("timeseries", {"until": "9999-12-31T23:59:59Z"}, "in the years 1970..9000"),
+        ("timeseries", {"until": "9999-12-31T23:59:59Z"}, "invalid until"),
+        ("timeseries", {"since": "1969-12-31T23:59:59Z"}, "invalid since"),
     ],
 )
 def test_inconsistent_ranges_are_400_with_a_message(api, app, route, query, message):
@@ -449,3 +450,13 @@ def test_a_backfill_over_many_hours_and_levels_of_one_message(api, app, longest_
     assert morning == [
         {"message": "job 0 finished", "count": 10, "last_seen": "2026-02-10T01:09:00Z"}
     ]
+
+
+@pytest.mark.parametrize("app_id", ["²", "٣", "abc"])
+def test_an_app_id_that_is_no_number_is_400_not_a_crash(api, aws, app_id):
+    """`"²".isdigit()` is true, yet `int("²")` fails: the freshness header must not read it."""
+    reply = api.stats(app_id, "by-level")
+
+    assert reply.status == 400, reply.text
+    assert reply.body["error"] == "VALIDATION_ERROR"
+    assert "x-eventlog-as-of" not in reply.headers

@@ -101,6 +101,29 @@ def test_a_loopback_target_is_refused_unless_the_deployment_allows_it(api, app, 
     assert "loopback" in reply.body["message"]
 
 
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://[::1", "Invalid IPv6 URL"),
+        ("https://[::1/hook", "Invalid IPv6 URL"),
+        ("http://example.com:99999/hook", "Port out of range"),
+        ("http://[::1]x/hook", "malformed host"),
+        ("http://[2002:a9fe:a9fe::]/hook", "6to4 address embedding 169.254.169.254"),
+    ],
+)
+def test_malformed_or_embedding_urls_get_a_400_on_create_and_patch(
+    api, app, receiver, loopback_targets, url, problem
+):
+    reply = create(api, app.id, url=url)
+    assert reply.status == 400, reply.text
+    assert problem in reply.body["message"]
+    created = create(api, app.id, url=receiver.url).body
+    path = {"app_id": app.id, "subscription_id": created["id"]}
+    patched = api.admin_request("PATCH", SUBSCRIPTION, {"url": url}, **path)
+    assert patched.status == 400, patched.text
+    assert problem in patched.body["message"]
+
+
 def test_patch_changes_configuration_and_secrets(api, aws, app, receiver, loopback_targets):
     created = create(api, app.id, url=receiver.url, bearer_token=TOKEN).body
     path = {"app_id": app.id, "subscription_id": created["id"]}

@@ -2,7 +2,7 @@
 
 import base64
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -61,6 +61,15 @@ def default_app(aws):
     from eventlog.access.apps import create_app
 
     return create_app("default")
+
+
+# The frequencies and the histogram count the last 365 days: "today", for the dates below.
+TODAY = datetime(2024, 3, 10, 12, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def today(monkeypatch):
+    monkeypatch.setattr(tracker, "utcnow", lambda: TODAY)
 
 
 def stored(api, app_id: int, name: str) -> list[dict]:
@@ -320,6 +329,47 @@ def test_names_match_exactly_whatever_their_characters(api, default_app):
     ]
 
 
+def test_frequencies_and_the_histogram_count_the_last_365_days(default_app):
+    first, last = tracker.frequency_window()
+    assert (first, last) == (datetime(2023, 3, 12, tzinfo=UTC), datetime(2024, 3, 10, tzinfo=UTC))
+    for name, count, date in [
+        ("login", 2, "2023-03-11 09:00:00"),  # a day too old
+        ("login", 3, "2023-03-12 10:00:00"),
+        ("login", 4, "2024-03-10 23:00:00"),
+        ("login", 5, "2024-03-11 00:00:00"),  # tomorrow
+        ("old", 1, "2023-03-11 09:00:00"),
+    ]:
+        assert post(None, name, {"count": count, "date": date}, role="admin").status == 201
+    hours = [0] * 24
+    hours[10], hours[23] = 3, 4
+    login = {"event": "login", "count": 7, "hour_count": hours}
+    assert admin_read(FREQUENCY, "login").body == login
+    assert admin_read(FREQUENCIES).body == [login]
+    assert admin_read(FREQUENCY, "old").status == 404
+    assert read(HISTOGRAM, None, "old").status == 404
+    assert read(HISTOGRAM, None, "login").status == 200
+    assert {"event": "old", "count": 1} in read(HISTORY, None).body  # the history is all-time
+
+
+def test_one_names_frequency_reads_its_own_days_only(default_app, monkeypatch):
+    from eventlog.storage import aggregates
+
+    for n in range(30):
+        assert post(None, f"name-{n}", {"date": "2024-03-01 10:00:00"}, role="admin").status == 201
+    read_days: list[list[datetime]] = []
+    by_value = aggregates.read_dimension_value
+
+    def spy(app_id, dimension, value, days):
+        read_days.append(days)
+        return by_value(app_id, dimension, value, days)
+
+    monkeypatch.setattr(aggregates, "read_dimension_value", spy)
+    monkeypatch.setattr(aggregates, "read_dimension_days", None)  # no Query of every name
+    assert admin_read(FREQUENCY, "name-7").body["count"] == 1
+    assert read(HISTOGRAM, None, "name-7").status == 200
+    assert [len(days) for days in read_days] == [tracker.FREQUENCY_DAYS] * 2
+
+
 # ---------------------------------------------------------------- DELETE /admin/v1/events/{name}
 
 
@@ -365,10 +415,119 @@ def test_deleting_an_unknown_name_is_404(default_app):
 
 def test_a_deletion_out_of_time_says_it_is_not_complete(default_app):
     fill(None, role="admin")
-    result = tracker.delete(None, "login", deadline=time.monotonic() - 1)
-    assert (result.deleted, result.complete) == (0, False)
+    result, cursor = tracker.delete(None, "login", deadline=time.monotonic() - 1)
+    assert (result.deleted, result.complete, cursor) == (0, False, None)  # nothing to skip
     assert "time ran out" in result.message
     assert admin_read(FREQUENCY, "login").body["count"] == 4
+
+
+class RunsOut:
+    """A clock for `eventlog.events.deletion`: real for `checks` looks, then past any deadline."""
+
+    def __init__(self, checks: int):
+        self.left = checks
+
+    def monotonic(self) -> float:
+        self.left -= 1
+        return time.monotonic() if self.left >= 0 else float("inf")
+
+
+@pytest.fixture
+def items_read(monkeypatch) -> list[int]:
+    """The items each Query of a deletion by name read (what it cost), matching or not."""
+    from eventlog.storage import db
+
+    read: list[int] = []
+    query_pages = db.query_pages
+
+    def counted(table, **query):
+        for reply in query_pages(table, **query):
+            if query.get("FilterExpression") == "#name = :name":
+                read.append(reply["ScannedCount"])
+            yield reply
+
+    monkeypatch.setattr(db, "query_pages", counted)
+    return read
+
+
+def test_a_deletion_out_of_time_goes_on_from_its_cursor(api, default_app, monkeypatch, items_read):
+    from eventlog.events import deletion
+
+    monkeypatch.setattr(deletion, "CHUNK", 2)
+    monkeypatch.setattr(deletion, "READ_PAGE_SIZE", 4)
+    for i in range(12):
+        ingestion.ingest_one(default_app.id, {"name": "login", "count": 2})
+        ingestion.ingest_one(default_app.id, {"name": f"other-{i}"})
+    replies = []
+    cursor = None
+    while not replies or not replies[-1].body["complete"]:
+        assert len(replies) < 20
+        monkeypatch.setattr(deletion, "time", RunsOut(3))
+        query = {"cursor": cursor} if cursor else None
+        reply = call("admin", "DELETE", NAMED, "login", role="admin", query=query)
+        assert reply.status == 200, reply.body
+        replies.append(reply)
+        cursor = reply.headers.get("x-eventlog-cursor")
+        assert (cursor is None) == reply.body["complete"]
+    assert len(replies) > 2
+    assert "with ?cursor= and this answer's X-Eventlog-Cursor" in replies[0].body["message"]
+    assert sum(reply.body["deleted"] for reply in replies) == 12
+    assert sum(reply.body["occurrences"] for reply in replies) == 24
+    assert stored(api, default_app.id, "login") == []
+    assert len(stored(api, default_app.id, "other-11")) == 1
+    # Each item was read once (a page boundary's item at most twice), never from the oldest.
+    assert sum(items_read) <= 24 + len(replies)
+    monkeypatch.setattr(deletion, "time", time)
+    assert delete("login").status == 404
+
+
+def test_a_resumed_deletion_with_nothing_left_is_complete(default_app, monkeypatch):
+    from eventlog.events import deletion
+
+    monkeypatch.setattr(deletion, "CHUNK", 1)
+    monkeypatch.setattr(deletion, "READ_PAGE_SIZE", 2)
+    for name in ("login", "login", "other"):
+        ingestion.ingest_one(default_app.id, {"name": name})
+    # Deletes both, then stops at the end of the first page.
+    monkeypatch.setattr(deletion, "time", RunsOut(2))
+    first = delete("login")
+    cursor = first.headers["x-eventlog-cursor"]
+    assert (first.body["deleted"], first.body["complete"]) == (2, False)
+    monkeypatch.setattr(deletion, "time", time)
+    reply = call("admin", "DELETE", NAMED, "login", role="admin", query={"cursor": cursor})
+    assert reply.status == 200
+    assert reply.body == {
+        "message": "deleted 0 occurrences of event 'login'",
+        "event": "login",
+        "deleted": 0,
+        "occurrences": 0,
+        "complete": True,
+    }
+    assert "x-eventlog-cursor" not in reply.headers
+
+
+@pytest.mark.parametrize("cursor", ["junk", "a.b"])
+def test_a_deletion_cursor_that_is_not_one_is_400(default_app, cursor):
+    ingestion.ingest_one(default_app.id, {"name": "login"})
+    reply = call("admin", "DELETE", NAMED, "login", role="admin", query={"cursor": cursor})
+    assert reply.status == 400
+    assert "cursor" in reply.body["message"]
+
+
+def test_a_deletion_cursor_holds_for_its_name_and_app_only(api, default_app, app, monkeypatch):
+    from eventlog.events import deletion
+
+    monkeypatch.setattr(deletion, "CHUNK", 1)
+    for _ in range(3):
+        ingestion.ingest_one(default_app.id, {"name": "login"})
+    monkeypatch.setattr(deletion, "time", RunsOut(1))
+    cursor = delete("login").headers["x-eventlog-cursor"]
+    monkeypatch.setattr(deletion, "time", time)
+    other = call("admin", "DELETE", NAMED, "logout", role="admin", query={"cursor": cursor})
+    assert other.status == 400
+    native = api.delete_events(app.id, name="login", cursor=cursor)
+    assert native.status == 400
+    assert len(stored(api, default_app.id, "login")) == 2
 
 
 # ---------------------------------------------------------------- the propagator's heartbeat

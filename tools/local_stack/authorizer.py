@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 import boto3
 
-from local_stack.apis import Authorizer, Route
+from local_stack.apis import Api, Authorizer, Route
 from local_stack.events import HttpRequest, authorizer_event, method_arn
 from local_stack.runtime import LambdaFunction
 
@@ -55,7 +55,7 @@ class AccessControl:
                 key = response.get("usageIdentifierKey")
             else:
                 key = request.header("x-api-key")
-            if not key or not api_key_in_plan(self._apigateway, str(key), route.api.usage_plan_id):
+            if not key or not api_key_in_plan(self._apigateway, str(key), route.api):
                 return Outcome("INVALID_API_KEY", "Forbidden", outcome.context)
             outcome.api_key = str(key)
         return outcome
@@ -192,17 +192,16 @@ def _wildcard(pattern: str, value: str, ignore_case: bool = False) -> bool:
     return re.fullmatch(regex, value, flags=re.IGNORECASE if ignore_case else 0) is not None
 
 
-def api_key_in_plan(client: Any, value: str, usage_plan_id: str | None) -> bool:
-    """True when `value` is an enabled API key of the usage plan (asked of moto every time, so
-    keys created or deleted by the handlers count at once)."""
-    if not usage_plan_id:
-        return False
+def api_key_in_plan(client: Any, value: str, api: Api) -> bool:
+    """True when `value` is an enabled API key of the API's usage plan (SAM's), or of another
+    plan naming the API's stage (asked of moto every time, so keys created or deleted by the
+    handlers count at once)."""
     for page in client.get_paginator("get_api_keys").paginate(includeValues=True):
         for key in page.get("items", []):
-            if key.get("value") == value and key.get("enabled", True):
-                try:
-                    client.get_usage_plan_key(usagePlanId=usage_plan_id, keyId=key["id"])
-                except client.exceptions.NotFoundException:
-                    continue
-                return True
+            if key.get("value") != value or not key.get("enabled", True):
+                continue
+            for plan in client.get_usage_plans(keyId=key["id"]).get("items", []):
+                stages = {stage.get("stage") for stage in plan.get("apiStages") or []}
+                if plan["id"] == api.usage_plan_id or api.stage in stages:
+                    return True
     return False

@@ -299,3 +299,44 @@ def _create_usage_plans(template: Template, done: Provisioned) -> None:
         done.usage_plans[api_id] = plan_id
         if mode == "SHARED":
             shared_plan = plan_id
+    _create_plain_usage_plans(template, apigateway)
+
+
+def _create_plain_usage_plans(template: Template, apigateway: Any) -> None:
+    """The template's own AWS::ApiGateway::ApiKey, UsagePlan and UsagePlanKey resources (a plan
+    beside SAM's: the gateway accepts a key of any plan that names the API's stage)."""
+    for logical_id, props in template.of_type("AWS::ApiGateway::ApiKey"):
+        props = template.resolve(props)
+        request: dict[str, Any] = {
+            "name": str(props.get("Name", logical_id)),
+            "enabled": str(props.get("Enabled", "false")).lower() == "true",
+        }
+        if props.get("Value"):
+            request["value"] = str(props["Value"])
+        template.physical_ids[logical_id] = apigateway.create_api_key(**request)["id"]
+    for logical_id, props in template.of_type("AWS::ApiGateway::UsagePlan"):
+        props = template.resolve(props)
+        plan: dict[str, Any] = {
+            "name": str(props.get("UsagePlanName", logical_id)),
+            "apiStages": [
+                {"apiId": str(stage["ApiId"]), "stage": str(stage["Stage"])}
+                for stage in props.get("ApiStages") or []
+            ],
+        }
+        if props.get("Throttle"):
+            plan["throttle"] = {
+                "burstLimit": int(props["Throttle"].get("BurstLimit", 0)),
+                "rateLimit": float(props["Throttle"].get("RateLimit", 0)),
+            }
+        if props.get("Quota"):
+            plan["quota"] = {
+                "limit": int(props["Quota"]["Limit"]),
+                "period": str(props["Quota"]["Period"]),
+            }
+        template.physical_ids[logical_id] = apigateway.create_usage_plan(**plan)["id"]
+    for logical_id, props in template.of_type("AWS::ApiGateway::UsagePlanKey"):
+        props = template.resolve(props)
+        apigateway.create_usage_plan_key(
+            usagePlanId=str(props["UsagePlanId"]), keyId=str(props["KeyId"]), keyType="API_KEY"
+        )
+        template.physical_ids[logical_id] = str(props["KeyId"])

@@ -91,14 +91,17 @@ class LocalStack:
         self._drivers.start()
 
     def _create_default_app_and_admin(self) -> None:
-        """The `default` app (seed APIs without apps use it) and an admin key, via the core."""
-        from eventlog.access.apps import create_app
+        """The `default` app (seed APIs without apps use it), the service's internal app (the
+        propagator's heartbeats; the first round would make it otherwise) and an admin key, via
+        the core."""
+        from eventlog.access.apps import create_app, internal_app_id
         from eventlog.access.keys import create_key
         from eventlog.access.principal import Role
         from eventlog.models.admin import KeyIn
 
         app = create_app("default")
         self.default_app_id, self.ingest_key = app.id, app.ingest_key
+        internal_app_id()
         created = create_key(KeyIn(role=Role.ADMIN, app_id=None, label="local admin"))
         self.admin_key = created.key
 

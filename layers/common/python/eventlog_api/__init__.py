@@ -2,17 +2,33 @@
 
 Errors always look like `{"error": CODE, "message": text}`, with `details` naming each bad field.
 The core (package `eventlog`) raises domain errors; this is the one place they become statuses.
+
+The door: every request body is read through `RequestEvent`, whichever route reads it (the
+routes' own `json_body` / `text_body`, or Powertools parsing a `Body()` model parameter). A body
+must be UTF-8; a JSON body must be well-formed, nest at most MAX_JSON_DEPTH deep, hold finite
+numbers of at most MAX_NUMBER_DIGITS digits and no lone surrogates. Anything else is a 400
+naming the problem before any model sees it. A body is JSON whatever its Content-Type says
+(`curl -d` sends form-urlencoded), as API Gateway passes it.
 """
 
+import base64
+import binascii
 import json
+import math
+import re
+from functools import cached_property
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NoReturn
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from pydantic import BaseModel
 
 from eventlog.base.errors import (
@@ -26,6 +42,12 @@ from eventlog.base.errors import (
 )
 
 MAX_BODY_BYTES = 256 * 1024
+# DynamoDB's limit for nested attributes; the body's own object or list counts as one level.
+MAX_JSON_DEPTH = 32
+# DynamoDB's Number precision: an integer of more digits could not be stored as one.
+MAX_NUMBER_DIGITS = 38
+JSON_CONTENT_TYPE = "application/json"
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 STATUS_OF_ERROR: dict[type[EventlogError], HTTPStatus] = {
     InvalidInputError: HTTPStatus.BAD_REQUEST,
@@ -77,7 +99,7 @@ def _problem(error: dict[str, Any]) -> str:
 
 def create_resolver() -> APIGatewayRestResolver:
     """A REST resolver with request validation and the service's error format."""
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = _Resolver(enable_validation=True)
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response:
@@ -93,6 +115,13 @@ def create_resolver() -> APIGatewayRestResolver:
         fields = ", ".join(sorted({item["field"] for item in details}))
         message = "; ".join(across_fields) if across_fields else f"invalid {fields}"
         return error_response(HTTPStatus.BAD_REQUEST, "VALIDATION_ERROR", message, details)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported_content(_: RequestUnsupportedContentType) -> Response:
+        # Not reached while RequestEvent labels every body JSON; a 4xx all the same.
+        return error_response(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE", "send the body as JSON"
+        )
 
     @app.exception_handler(EventlogError)
     def _domain_error(error: EventlogError) -> Response:
@@ -147,8 +176,119 @@ def caller_app_id(app: BaseRouter) -> int | None:
     return int(app_id) if app_id else None
 
 
+def _refuse(problem: str) -> NoReturn:
+    raise InvalidInputError(problem, details=[{"field": "body", "message": problem}])
+
+
+def _no_constant(name: str) -> NoReturn:
+    _refuse(f"{name} is not a JSON number: send a finite number, or null")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        _refuse(f"the number {text[:40]} is too large: send a finite number")
+    return number
+
+
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_NUMBER_DIGITS:
+        _refuse(f"an integer of {digits} digits: at most {MAX_NUMBER_DIGITS} are kept")
+    return int(text)
+
+
+def _where(path: list[str | int]) -> str:
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
+    return where.removeprefix(".") or "the top level"
+
+
+def _check_tree(value: Any) -> None:
+    """Depth and strings, walked without recursion (a parsed body can be as deep as json let)."""
+    pending: list[tuple[Any, list[str | int]]] = [(value, [])]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, str):
+            if LONE_SURROGATE.search(item):
+                _refuse(f"the string at {_where(path)} holds a lone surrogate: it is not Unicode")
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if len(path) >= MAX_JSON_DEPTH:
+            _refuse(f"the JSON nests deeper than {MAX_JSON_DEPTH} levels (at {_where(path)})")
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if LONE_SURROGATE.search(key):
+                    _refuse(f"a key at {_where(path)} holds a lone surrogate: it is not Unicode")
+                pending.append((child, [*path, key]))
+        else:
+            pending.extend((child, [*path, index]) for index, child in enumerate(item))
+
+
+def parse_json(text: str) -> Any:
+    """A request body parsed as JSON within the door's limits (the module's docstring), or the
+    400 naming what is wrong with it."""
+    size = len(text.encode(errors="surrogatepass"))
+    if size > MAX_BODY_BYTES:
+        raise PayloadTooLargeError(f"the body is {size} bytes; the limit is {MAX_BODY_BYTES}")
+    try:
+        value = json.loads(
+            text, parse_constant=_no_constant, parse_float=_finite, parse_int=_bounded_int
+        )
+    except json.JSONDecodeError as error:
+        _refuse(f"malformed JSON: {error}")
+    except RecursionError:  # json's own limit, far past ours
+        _refuse(f"the JSON nests deeper than {MAX_JSON_DEPTH} levels")
+    _check_tree(value)
+    return value
+
+
+class RequestEvent(APIGatewayProxyEvent):
+    """The REST proxy event, its body read through the door."""
+
+    @cached_property
+    def decoded_body(self) -> str | None:
+        """The body as text: UTF-8 only (API Gateway passes every body base64-encoded, its
+        binary media types being */*)."""
+        body = self.body
+        if not body:
+            return body
+        if self.is_base64_encoded:
+            try:
+                raw = base64.b64decode(body, validate=True)
+            except binascii.Error:
+                _refuse("the body is not valid base64, as isBase64Encoded says")
+        else:
+            raw = body.encode(errors="surrogatepass")
+        try:
+            return raw.decode()
+        except UnicodeDecodeError as error:
+            _refuse(f"the body is not UTF-8 text (byte {error.start}): send UTF-8")
+
+    @cached_property
+    def json_body(self) -> Any:
+        """Parsed within the door's limits; None without a body (Powertools says which field
+        is missing)."""
+        text = self.decoded_body
+        return parse_json(text) if text else None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """A body is JSON whatever its Content-Type says: Powertools, which reads it by the
+        header for `Body()` parameters, is told so."""
+        headers = super().headers
+        if "content-type" in headers:
+            headers["content-type"] = JSON_CONTENT_TYPE
+        return headers
+
+
+class _Resolver(APIGatewayRestResolver):
+    def _to_proxy_event(self, event: dict) -> BaseProxyEvent:
+        return RequestEvent(event)
+
+
 def text_body(app: BaseRouter, expected: str = "JSON") -> str:
-    """The request body, refusing oversized and empty ones."""
+    """The request body (UTF-8 text), refusing oversized and empty ones."""
     body = app.current_event.decoded_body or ""
     size = len(body.encode())
     if size > MAX_BODY_BYTES:
@@ -159,9 +299,5 @@ def text_body(app: BaseRouter, expected: str = "JSON") -> str:
 
 
 def json_body(app: BaseRouter) -> Any:
-    """The request body parsed as JSON, refusing oversized and malformed bodies."""
-    body = text_body(app)
-    try:
-        return json.loads(body)
-    except json.JSONDecodeError as error:
-        raise InvalidInputError(f"malformed JSON: {error}") from None
+    """The request body parsed as JSON within the door's limits; refusing empty bodies."""
+    return parse_json(text_body(app))

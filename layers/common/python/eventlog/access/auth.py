@@ -1,6 +1,8 @@
 """Who a credential stands for: API keys (by hash) and bearer tokens. All the authorizer needs."""
 
 import hashlib
+import re
+from typing import Any
 
 from eventlog.access.principal import Principal
 from eventlog.access.signing import derived_key
@@ -33,12 +35,18 @@ def app_usage_key(app_id: int) -> str | None:
     return item["usage_key"] if item else None
 
 
-def verify_token(token: str) -> Principal:
-    """The principal a token stands for; AuthenticationError says why it is refused."""
+# A token's id as mint_token writes it (secrets.token_urlsafe), with room to spare.
+JTI_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+_JTI = re.compile(JTI_PATTERN)
+
+
+def _claims(token: str) -> dict[str, Any]:
+    """The claims of a token signed with our key and not expired; AuthenticationError says why
+    it is refused."""
     import jwt
 
     try:
-        claims = jwt.decode(
+        return jwt.decode(
             token,
             derived_key(JWT_KEY_PURPOSE),
             algorithms=[JWT_ALGORITHM],
@@ -50,8 +58,35 @@ def verify_token(token: str) -> Principal:
         raise AuthenticationError("the bearer token's signature is invalid") from None
     except jwt.PyJWTError as error:
         raise AuthenticationError(f"the bearer token is invalid: {error}") from None
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
+    jti = claims.get("jti")
     try:
+        if jti is not None and not (isinstance(jti, str) and _JTI.match(jti)):
+            raise ValueError("jti")
         subject = f"jwt:{claims['sub']}"
         return Principal(role=claims["role"], app_id=claims.get("app"), key_id=subject)
     except ValueError:
         raise AuthenticationError("the bearer token's claims are invalid") from None
+
+
+def verify_token(token: str) -> Principal:
+    """The principal a token stands for, by its signature and claims alone (no revocation
+    check: see authenticate_token); AuthenticationError says why it is refused."""
+    return _principal(_claims(token))
+
+
+def authenticate_token(token: str) -> tuple[Principal, str | None]:
+    """The principal of a valid, unrevoked token and its usage key (None: the operator's), at
+    one GetItem: the token's record, or (a token minted without a `jti`, before revocation
+    existed, valid until its exp) its app's item."""
+    claims = _claims(token)
+    principal = _principal(claims)
+    jti = claims.get("jti")
+    if jti is None:
+        return principal, app_usage_key(principal.app_id) if principal.app_id else None
+    record = registry.get_token(jti)
+    if record is None or record.get("revoked_at"):
+        raise AuthenticationError("the bearer token has been revoked")
+    return principal, record.get("usage_key")

@@ -1,8 +1,18 @@
 """Who is calling. Plain Python, not pydantic: the authorizer builds one per request and its cold
 start should not pay for pydantic."""
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+# An app id as a path or a claim writes it: ASCII digits only ("²".isdigit() is true, and
+# int("²") raises), short enough that int() never refuses it (Python limits digits to 4300).
+_APP_ID = re.compile(r"[0-9]{1,18}")
+
+
+def parse_app_id(text: str) -> int | None:
+    """The app id `text` spells, or None when it spells none (no app has that id)."""
+    return int(text) if isinstance(text, str) and _APP_ID.fullmatch(text) else None
 
 
 class Role(StrEnum):

@@ -1,7 +1,9 @@
 """API Gateway usage-plan keys: the identity API Gateway throttles and meters.
 
 Each app gets its own API Gateway key on the stack's usage plan, so one tenant's burst cannot
-use up another's quota. Principals without an app (admins) use the stack's operator key.
+use up another's quota. Principals without an app (admins) use the stack's operator key;
+callers let through without a credential (seed 003's explained 401s) the anonymous key, on a
+small usage plan of its own (template.yaml's AnonymousUsagePlan).
 The authorizer returns the key as `usageIdentifierKey` (the API uses ApiKeySourceType AUTHORIZER).
 """
 
@@ -52,6 +54,12 @@ def delete_usage_key(key_id: str) -> None:
 def operator_usage_key() -> str:
     """The stack's own usage key value (read once per container)."""
     return _key_value(_parameter(get_settings().operator_api_key_id_parameter))
+
+
+def anonymous_usage_key() -> str:
+    """The usage key value of callers let through without a credential (seed 003's explained
+    401s): on a small usage plan of its own, so they cannot spend the operator's quota."""
+    return _key_value(_parameter(get_settings().anonymous_api_key_id_parameter))
 
 
 @cache

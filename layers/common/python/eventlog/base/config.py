@@ -11,6 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
+# template.yaml's TokenMaxLifetimeSeconds default: a day.
+DEFAULT_TOKEN_MAX_LIFETIME_SECONDS = 86_400
+
 
 class SettingsError(RuntimeError):
     """The environment lacks a setting, or holds one that cannot be read."""
@@ -27,6 +30,8 @@ class Settings:
     # SSM parameter names: the ids themselves cannot be passed in (a circular dependency in CFN).
     usage_plan_id_parameter: str
     operator_api_key_id_parameter: str
+    # The key (on a small usage plan of its own) that meters callers let through anonymously.
+    anonymous_api_key_id_parameter: str
     notification_queue_url: str
     notification_max_receives: int
     alerts_topic_arn: str
@@ -37,6 +42,7 @@ class Settings:
     subscription_max_failures: int
     name_cardinality_limit: int  # distinct names (and services) counted per app and day
     aggregation_failure_queue_url: str  # stream records the aggregator could not count
+    token_max_lifetime_seconds: int  # the longest expires_in POST /tokens grants
 
 
 class _Environment:
@@ -89,6 +95,7 @@ def get_settings() -> Settings:
         signing_secret_parameter=env.text("SIGNING_SECRET_PARAMETER"),
         usage_plan_id_parameter=env.text("USAGE_PLAN_ID_PARAMETER"),
         operator_api_key_id_parameter=env.text("OPERATOR_API_KEY_ID_PARAMETER"),
+        anonymous_api_key_id_parameter=env.text("ANONYMOUS_API_KEY_ID_PARAMETER"),
         notification_queue_url=env.text("NOTIFICATION_QUEUE_URL"),
         notification_max_receives=env.number("NOTIFICATION_MAX_RECEIVES", 5),
         alerts_topic_arn=env.text("ALERTS_TOPIC_ARN"),
@@ -100,6 +107,9 @@ def get_settings() -> Settings:
         subscription_max_failures=env.number("SUBSCRIPTION_MAX_FAILURES", 10),
         name_cardinality_limit=env.number("NAME_CARDINALITY_LIMIT", 10000),
         aggregation_failure_queue_url=env.text("AGGREGATION_FAILURE_QUEUE_URL"),
+        token_max_lifetime_seconds=env.number(
+            "TOKEN_MAX_LIFETIME_SECONDS", DEFAULT_TOKEN_MAX_LIFETIME_SECONDS, minimum=60
+        ),
     )
     env.check()
     return settings

@@ -1,8 +1,11 @@
 """Seed 002's logs over the events: a log is stored as an event, and listed back as a log.
 
 `POST /logs` takes the seed's JSON object or one text log line in a common format
-(`eventlog.compat.logformats`, detected automatically). `GET /logs` lists an app's most recent
-MAX_LOGS logs (by arrival), sorted by their timestamp.
+(`eventlog.compat.logformats`, detected automatically); whatever makes it invalid (an empty
+body, a field the event model refuses) gets the seed's 400 `{"error": "Invalid log data"}`.
+`GET /logs` lists an app's most recent MAX_LOGS logs (by arrival), sorted by their timestamp.
+The propagator's heartbeats live in the service's own app (`eventlog-internal`), not in
+`default`; the ones stacks wrote into `default` before that are left out of the listing too.
 """
 
 import json
@@ -15,13 +18,15 @@ from eventlog.base.timeutil import epoch_seconds, format_iso, parse_iso, utcnow
 from eventlog.compat.logformats import normalize_level, parse_log_line
 from eventlog.compat.models.logs import LogIn, LogRecord
 from eventlog.events import ingestion
-from eventlog.models.events import Event
+from eventlog.models.events import HEARTBEAT_NAME, Event
 from eventlog.storage import event_store, registry
 
 # GET /logs answers a bare list (the seed's contract): this bounds what one request reads.
 MAX_LOGS = 1000
 PAGE_SIZE = 100
 REQUEST_ID = "request_id"
+# The propagator's (eventlog.delivery.propagation imports far more than this module needs).
+HEARTBEAT_SERVICE = "propagator"
 
 
 class InvalidLogError(InvalidInputError):
@@ -69,7 +74,17 @@ def to_event(body: str) -> dict[str, Any]:
 
 def ingest_log(app_id: int | None, body: str) -> Event:
     app_id = registry.app_or_default(app_id)
-    return ingestion.ingest_one(app_id, to_event(body)).event
+    event = to_event(body)
+    try:
+        return ingestion.ingest_one(app_id, event).event
+    except InvalidInputError as error:  # the event model's refusal: the seed's answer
+        details = error.details or [{"reason": error.message}]
+        raise InvalidLogError("Invalid log data", details=details) from None
+
+
+def _is_heartbeat(event: Event) -> bool:
+    """A propagator heartbeat (older stacks wrote them into the `default` app)."""
+    return event.name == HEARTBEAT_NAME and event.service == HEARTBEAT_SERVICE
 
 
 def _timestamp(event: Event) -> str:
@@ -107,7 +122,7 @@ def list_logs(app_id: int | None, level: str | None) -> list[LogRecord]:
     )
     evaluated = 0
     for page in pages:
-        events += page.events
+        events += [event for event in page.events if not _is_heartbeat(event)]
         evaluated += page.evaluated
         if len(events) >= MAX_LOGS or evaluated >= MAX_LOGS:
             break

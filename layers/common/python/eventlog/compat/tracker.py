@@ -4,7 +4,10 @@ An occurrence is a native event with a `name` and a `count`; the seed's readings
 aggregates only (`eventlog.storage.aggregates`): one item per name and day, holding its counts per
 hour. Only days with data are stored, so a reading grows with the (name, day) pairs an app has,
 never with its number of events. Names beyond a day's distinct-name limit are counted together
-and not listed here.
+and not listed here. The hourly frequencies and the histogram count the last FREQUENCY_DAYS days
+(UTC, today included): one name's is a BatchGetItem of its keys on those days, whatever other
+names the app has; everyone's a Query of those days. The daily counts and the history are
+all-time.
 
 Names match exactly, whatever characters they hold. The propagator's heartbeats
 (`HEARTBEAT_NAME`) are the service's own events, not tracked ones: they are neither listed nor
@@ -15,12 +18,13 @@ order, so `A` before `a`).
 """
 
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
 from eventlog.base.errors import InvalidInputError, NotFoundError
+from eventlog.base.timeutil import utcnow
 from eventlog.compat.models.tracker import (
     DailyCount,
     DateRange,
@@ -39,6 +43,9 @@ from eventlog.storage.aggregates import OVERFLOW, Dimension
 DAY = Granularity.DAY
 HOURS = 24
 ALL_DAYS = (datetime(FIRST_YEAR, 1, 1, tzinfo=UTC), datetime(LAST_YEAR, 1, 1, tzinfo=UTC))
+# The hourly frequencies and the histogram count the last this many days (UTC), today included,
+# so what they read is bounded however long an app's history grows.
+FREQUENCY_DAYS = 365
 
 
 def _not_found(name: str) -> NotFoundError:
@@ -108,15 +115,26 @@ def events_named(app_id: int | None, name: str) -> list[DailyCount]:
     return found
 
 
+def frequency_window(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The first and last day (UTC) the hourly frequencies and the histogram count: the last
+    FREQUENCY_DAYS days, today included."""
+    today = DAY.floor(now or utcnow())
+    return today - timedelta(days=FREQUENCY_DAYS - 1), today
+
+
+def _hour_counts(found: aggregates.DimensionDay, into: list[int]) -> None:
+    for hour, count in found.hours():
+        into[hour.hour] += count
+
+
 def frequencies(app_id: int | None) -> list[Frequency]:
-    """Every name's all-time total and its distribution over the hours of the day (UTC)."""
+    """Every name's total over the frequency window and its distribution over the hours of the
+    day (UTC): one Query of the window's (day, name) items."""
     app_id = registry.app_or_default(app_id)
     hour_counts: defaultdict[str, list[int]] = defaultdict(lambda: [0] * HOURS)
-    for found in aggregates.read_dimension_days(app_id, Dimension.NAME, *ALL_DAYS):
-        if found.value in (HEARTBEAT_NAME, OVERFLOW):
-            continue
-        for hour, count in found.hours():
-            hour_counts[found.value][hour.hour] += count
+    for found in aggregates.read_dimension_days(app_id, Dimension.NAME, *frequency_window()):
+        if found.value not in (HEARTBEAT_NAME, OVERFLOW):
+            _hour_counts(found, hour_counts[found.value])
     return [
         Frequency(event=name, count=sum(hour_counts[name]), hour_count=hour_counts[name])
         for name in sorted(hour_counts)
@@ -125,10 +143,20 @@ def frequencies(app_id: int | None) -> list[Frequency]:
 
 
 def frequency(app_id: int | None, name: str) -> Frequency:
-    for found in frequencies(app_id):
-        if found.event == name:
-            return found
-    raise _not_found(name)
+    """One name's total over the frequency window and its distribution over the hours of the
+    day (UTC): a BatchGetItem of its FREQUENCY_DAYS (day, name) keys, whatever other names the
+    app has."""
+    app_id = registry.app_or_default(app_id)
+    if name in (HEARTBEAT_NAME, OVERFLOW):
+        raise _not_found(name)
+    first, last = frequency_window()
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    hour_count = [0] * HOURS
+    for found in aggregates.read_dimension_value(app_id, Dimension.NAME, name, days):
+        _hour_counts(found, hour_count)
+    if sum(hour_count) <= 0:
+        raise _not_found(name)
+    return Frequency(event=name, count=sum(hour_count), hour_count=hour_count)
 
 
 def hourly_png(app_id: int | None, name: str) -> bytes:
@@ -142,21 +170,33 @@ def hourly_png(app_id: int | None, name: str) -> bytes:
     )
 
 
-def delete(app_id: int | None, name: str, deadline: float) -> TrackerDeleted:
-    """Delete every occurrence of `name` until done or `deadline` (time.monotonic())."""
+def delete(
+    app_id: int | None, name: str, deadline: float, cursor: str | None = None
+) -> tuple[TrackerDeleted, str | None]:
+    """Delete every occurrence of `name` until done or `deadline` (time.monotonic()), from the
+    oldest or from where an earlier call's `cursor` stopped; returns the seed's body and, when
+    time ran out, the cursor to go on from (`eventlog.events.deletion`).
+
+    A name without occurrences is not found, unless a cursor says an earlier call deleted
+    them: then the deletion is complete, having deleted nothing more."""
     app_id = registry.app_or_default(app_id)
     if name == HEARTBEAT_NAME:
         raise _not_found(name)
-    result = deletion.delete_events_named(app_id, name, deadline)
-    if result.complete and not result.deleted:
+    result = deletion.delete_named(app_id, name, deadline, cursor)
+    summary = result.summary
+    if summary.complete and not summary.deleted and cursor is None:
         raise _not_found(name)
-    message = f"deleted {result.occurrences} occurrences of event '{name}'"
-    if not result.complete:
+    message = f"deleted {summary.occurrences} occurrences of event '{name}'"
+    if not summary.complete:
         message += " so far; time ran out: send the DELETE again to delete the rest"
-    return TrackerDeleted(
+        if result.cursor:
+            header = deletion.CURSOR_HEADER
+            message += f", with ?cursor= and this answer's {header} to go on from here"
+    body = TrackerDeleted(
         message=message,
         event=name,
-        deleted=result.deleted,
-        occurrences=result.occurrences,
-        complete=result.complete,
+        deleted=summary.deleted,
+        occurrences=summary.occurrences,
+        complete=summary.complete,
     )
+    return body, result.cursor

@@ -3,9 +3,14 @@
 A run (one scheduled invocation) is one round, or several (see "Sub-minute rates"). A round:
 1. lists the enabled subscriptions (a Query on the registry's gsi1 `SUBS`, never a Scan) and
    works on those that are due (not backing off) in parallel, each under a lease;
-2. writes a heartbeat event into the `default` app (`name: eventlog.heartbeat`, service
-   `propagator`, the round's figures in `data`). It is written when the round is done, so a gap
-   in heartbeats shows that rounds stopped completing, whatever the cause.
+2. writes a heartbeat event into the service's internal app, `eventlog-internal`
+   (`name: eventlog.heartbeat`, service `propagator`, the round's figures in `data`), created by
+   the first round that needs it (`eventlog.access.apps.internal_app_id`). It is written when the
+   round is done, so a gap in heartbeats shows that rounds stopped completing, whatever the
+   cause. Heartbeats stay out of every client's app (`default` included): no seed listing,
+   `/metrics` or native listing of a client's app shows them. Stacks older than this wrote them
+   into `default`; those expire with the events table's retention, and `/metrics` (which
+   subtracts the heartbeat counter) never counted them.
 
 Forwarding one subscription: its events after its checkpoint are read oldest first and sent as
 signed JSON batches of up to `batch_size` events and about MAX_BATCH_BYTES (formats below). The
@@ -78,6 +83,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from eventlog.access import apps
 from eventlog.base.concurrency import run_parallel
 from eventlog.base.config import get_settings
 from eventlog.base.ids import highest_ulid
@@ -87,7 +93,6 @@ from eventlog.events import ingestion
 from eventlog.models.events import HEARTBEAT_NAME, Event
 from eventlog.models.subscriptions import Subscription
 from eventlog.storage import event_store, registry
-from eventlog.storage.registry import DEFAULT_APP_NAME
 
 HEARTBEAT_SERVICE = "propagator"
 
@@ -164,7 +169,7 @@ class RoundReport:
     outcomes: list[Outcome] = field(default_factory=list)
     duration_ms: int = 0
     heartbeat_id: str | None = None
-    heartbeat_error: str | None = None  # "no default app", or why writing it failed
+    heartbeat_error: str | None = None  # why writing it failed
 
     def count(self, *statuses: str) -> int:
         return sum(outcome.status in statuses for outcome in self.outcomes)
@@ -266,12 +271,8 @@ def run_round(context: _Round, number: int = 1) -> RoundReport:
 
 def _write_heartbeat(report: RoundReport) -> None:
     try:
-        app_id = registry.app_id_by_name(DEFAULT_APP_NAME)
-        if app_id is None:
-            report.heartbeat_error = f"no '{DEFAULT_APP_NAME}' app: heartbeat not written"
-            return
         stored = ingestion.ingest_one(
-            app_id,
+            apps.internal_app_id(),
             {
                 "name": HEARTBEAT_NAME,
                 "level": "INFO",
@@ -410,6 +411,7 @@ class _Forwarding:
                 timeout=timeout,
                 attempts=attempts,
                 backoff=REQUEST_BACKOFF_SECONDS,
+                time_left=self.context.left(),
             )
         except outbound.DeliveryError as error:
             self._record_failure(error.message)

@@ -27,7 +27,7 @@ from eventlog.base.errors import InvalidInputError
 from eventlog.base.ids import new_ulids
 from eventlog.base.timeutil import epoch_seconds, format_iso, utcnow
 from eventlog.events import sequences
-from eventlog.models.base import MAX_BATCH, FieldError
+from eventlog.models.base import MAX_BATCH, TIME_BOUNDS, FieldError, in_time_bounds
 from eventlog.models.events import BatchItemResult, BatchResult, Event, EventIn
 from eventlog.storage import event_store, registry
 
@@ -39,7 +39,7 @@ MAX_ITEM_BYTES = 400 * 1024
 class Stored:
     status: Literal["accepted", "duplicate", "rejected"]
     event: Event
-    problem: str | None = None  # why it was rejected
+    problem: FieldError | None = None  # why it was rejected
 
 
 def field_errors(error: ValidationError) -> list[FieldError]:
@@ -59,11 +59,30 @@ def invalid_input(error: ValidationError) -> InvalidInputError:
     return InvalidInputError(f"invalid {fields}", details=_dump(errors))
 
 
-def _stamp(app_id: int, event_in: EventIn, event_id: str, received: datetime) -> Event:
+def _occurred(event_in: EventIn, received: datetime) -> datetime:
     occurred = event_in.occurred_at or received
     if event_in.occurred_at is not None and event_in.sent_at is not None:
         # The client's clock is off by (sent_at - received): shift its occurred_at by as much.
+        # Both lie within the time bounds, so this cannot overflow; it may leave them.
         occurred += received - event_in.sent_at
+    return occurred
+
+
+def _skew_problem(event_in: EventIn, received: datetime) -> FieldError | None:
+    occurred = _occurred(event_in, received)
+    if in_time_bounds(occurred):
+        return None
+    return FieldError(
+        field="sent_at",
+        message=f"corrected for the clock skew sent_at shows, occurred_at would be "
+        f"{format_iso(occurred)}, outside {TIME_BOUNDS}",
+    )
+
+
+def _stamp(app_id: int, event_in: EventIn, event_id: str, received: datetime) -> Event:
+    occurred = _occurred(event_in, received)
+    if not in_time_bounds(occurred):
+        occurred = received  # never stored: the event is rejected (_skew_problem)
     return Event(
         id=event_id,
         app_id=app_id,
@@ -73,13 +92,14 @@ def _stamp(app_id: int, event_in: EventIn, event_id: str, received: datetime) ->
     )
 
 
-def _unstorable(event: Event, expires_at: int) -> str | None:
+def _unstorable(event: Event, expires_at: int) -> FieldError | None:
     size = event_store.item_size(event_store.to_item(event, expires_at))
     if size <= MAX_ITEM_BYTES:
         return None
-    return (
-        f"the event would take {size:,} bytes stored, over DynamoDB's {MAX_ITEM_BYTES:,}: "
-        "send less data, stack or tags"
+    return FieldError(
+        field="event",
+        message=f"the event would take {size:,} bytes stored, over DynamoDB's "
+        f"{MAX_ITEM_BYTES:,}: send less data, stack or tags",
     )
 
 
@@ -96,7 +116,7 @@ def _store(app_id: int, events_in: list[EventIn], numbered: bool = False) -> lis
     ]
     results: dict[int, Stored] = {}
     for i, event in enumerate(events):
-        problem = _unstorable(event, expires_at)
+        problem = _skew_problem(events_in[i], received) or _unstorable(event, expires_at)
         if problem:
             results[i] = Stored("rejected", event, problem)
     storable = [i for i in range(len(events)) if i not in results]
@@ -162,7 +182,7 @@ def ingest_one(app_id: int, raw: Any) -> Stored:
         raise InvalidInputError("invalid event", details=_dump(field_errors(error))) from None
     (stored,) = _store(app_id, [event_in])
     if stored.problem:
-        raise InvalidInputError(f"invalid event: {stored.problem}")
+        raise _refusal(stored.problem)
     if stored.status == "duplicate":
         original = event_store.get_event(app_id, stored.event.id, epoch_seconds(utcnow()))
         return Stored("duplicate", original or stored.event)
@@ -176,7 +196,7 @@ def ingest_numbered(app_id: int, event_in: EventIn) -> Event:
     answered once by their Idempotency-Key instead."""
     (stored,) = _store(app_id, [event_in], numbered=True)
     if stored.problem:
-        raise InvalidInputError(f"invalid event: {stored.problem}")
+        raise _refusal(stored.problem)
     return stored.event
 
 
@@ -199,8 +219,9 @@ def ingest_batch(app_id: int, raw_items: list[Any]) -> BatchResult:
         stored = _store(app_id, [event_in for _, event_in in valid])
         for (index, _), outcome in zip(valid, stored, strict=True):
             if outcome.problem:
-                errors = [FieldError(field="event", message=outcome.problem)]
-                results[index] = BatchItemResult(index=index, status="rejected", errors=errors)
+                results[index] = BatchItemResult(
+                    index=index, status="rejected", errors=[outcome.problem]
+                )
             else:
                 results[index] = BatchItemResult(
                     index=index, status=outcome.status, id=outcome.event.id
@@ -216,6 +237,11 @@ def ingest_batch(app_id: int, raw_items: list[Any]) -> BatchResult:
         rejected=rejected,
         items=items,
     )
+
+
+def _refusal(problem: FieldError) -> InvalidInputError:
+    """The 400 for the one event of a request that could not be stored."""
+    return InvalidInputError(f"invalid {problem.field}: {problem.message}", _dump([problem]))
 
 
 def _dump(errors: list[FieldError]) -> list[dict[str, Any]]:

@@ -68,10 +68,28 @@ class KeyPage(Model):
 
 class TokenIn(CredentialScope):
     subject: Label = "eventlog-client"
-    expires_in: int = Field(default=3600, ge=60, le=31_536_000, description="Seconds")
+    expires_in: int = Field(
+        default=3600,
+        ge=60,
+        le=31_536_000,
+        description=(
+            "Seconds; at most the stack's TokenMaxLifetimeSeconds (a day by default). Left out:"
+            " an hour, or that maximum when it is shorter"
+        ),
+    )
 
 
 class TokenOut(Model):
     token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 (a scheme, not a secret)
     expires_at: str
+    jti: str = Field(description="The token's id: DELETE /tokens/{jti} revokes it")
+
+
+class TokenRevoked(Model):
+    jti: str
+    subject: str
+    role: Role
+    app_id: int | None = None
+    expires_at: str
+    revoked_at: str

@@ -11,6 +11,7 @@ from pydantic import (
 
 from eventlog.models.base import (
     MAX_OFFSET,
+    TIME_BOUNDS,
     ClientEventId,
     CompactModel,
     FieldError,
@@ -32,7 +33,8 @@ class EventIn(Model):
     model_config = ConfigDict(extra="forbid")
 
     occurred_at: UtcDatetime | None = Field(
-        default=None, description="When it happened (ISO 8601, any offset); default: received"
+        default=None,
+        description=f"When it happened (ISO 8601, any offset, in {TIME_BOUNDS}); default: received",
     )
     level: LevelIn = Level.INFO
     message: Annotated[str, StringConstraints(max_length=10_000)] | None = None
@@ -46,7 +48,9 @@ class EventIn(Model):
         default=None, description="Client id: the same event_id is stored once per app"
     )
     sent_at: UtcDatetime | None = Field(
-        default=None, description="Client clock at sending: corrects occurred_at for skew"
+        default=None,
+        description="Client clock at sending: corrects occurred_at for skew (the corrected time "
+        f"must lie in {TIME_BOUNDS} too)",
     )
 
     @model_validator(mode="after")

@@ -362,7 +362,8 @@ def metrics(app_id: int | None) -> Metrics:
     """All-time totals of an app (None: the `default` app): events stored, notifications sent."""
     app_id = registry.app_or_default(app_id)
     buckets = aggregates.read_counts(app_id, [ALL_TIME])
-    # The propagator's heartbeats are the service's own events, not logs a client sent.
+    # The propagator's heartbeats are the service's own events, not logs a client sent. They go
+    # to the internal app now; stacks older than it counted some in `default`: left out here.
     every_level = _level_counters(_levels(None))
     return Metrics(
         logs_processed=sum(

@@ -340,12 +340,40 @@ def event_item_pages(app_id: int, attributes: Sequence[str]) -> Iterator[list[di
         yield reply["Items"]
 
 
-def event_id_pages(app_id: int, *, name: str) -> Iterator[list[str]]:
-    """The ids of an app's events with this name, oldest first, a page of a Query at a time."""
-    query = {
-        "KeyConditionExpression": Key("pk").eq(f"APP#{app_id}") & Key("sk").begins_with("E#"),
-        "FilterExpression": Attr("name").eq(name),
+@dataclass
+class IdPage:
+    ids: list[str]  # the ids of the page's events with the name, oldest first
+    last_id: str | None  # the last event id read, matching or not; None at the end
+
+
+def event_id_pages(
+    app_id: int, *, name: str, after_id: str | None = None, page_size: int | None = None
+) -> Iterator[IdPage]:
+    """The ids of an app's events with this name, oldest first, after `after_id` (None: from the
+    oldest), a page of a Query at a time (`page_size` items read, or DynamoDB's 1 MB).
+
+    The filter on the name costs every event read, matching or not: `last_id` says how far the
+    page read, so a caller that stops can go on from there instead of reading it all again. The
+    expressions are strings, as in `event_pages_ascending`.
+    """
+    query: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "FilterExpression": "#name = :name",
         "ProjectionExpression": "sk",
+        "ExpressionAttributeNames": {"#name": "name"},
+        "ExpressionAttributeValues": {
+            ":pk": f"APP#{app_id}",
+            ":prefix": EVENT_PREFIX,
+            ":name": name,
+        },
     }
+    if page_size is not None:
+        query["Limit"] = page_size
+    if after_id is not None:
+        query["ExclusiveStartKey"] = _event_key(app_id, after_id)
     for reply in db.query_pages(db.events_table(), **query):
-        yield [item["sk"].removeprefix("E#") for item in reply["Items"]]
+        last_key = reply.get("LastEvaluatedKey")
+        yield IdPage(
+            ids=[item["sk"].removeprefix(EVENT_PREFIX) for item in reply["Items"]],
+            last_id=last_key["sk"].removeprefix(EVENT_PREFIX) if last_key else None,
+        )

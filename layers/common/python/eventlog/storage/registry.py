@@ -5,6 +5,9 @@ Layout (`pk` / `sk`, and the `gsi1` index for listings):
 - app name claim: `APPNAME#<lower-case name>` / `APPNAME` (names are unique, whatever the case);
 - app id counter: `COUNTER` / `apps`;
 - key: `KEY#<sha256 of the key>` / `KEY`, listed under gsi1 `KEYS` / key id (ids sort by time);
+- bearer token: `TOKEN#<jti>` / `TOKEN`, written when minted, `revoked_at` set when revoked;
+  `expires_at` (epoch seconds, the token's `exp`) is the table's TTL attribute, so the records
+  of expired tokens go away;
 - alert rule: `APP#<app_id>` / `RULE#<rule_id>`, beside the app's own item, so the write path
   reads an app and its rules with one Query (`app_and_rule_items`);
 - subscription: `APP#<app_id>` / `SUB#<subscription_id>`, also under gsi1 `SUBS` /
@@ -32,8 +35,11 @@ from eventlog.base.errors import ConflictError, NotFoundError
 from eventlog.storage import db
 
 APPS_INDEX_KEY = "APPS"
-# The app of the seed APIs that have no apps, and of the propagator's heartbeats.
+# The app of the seed APIs that have no apps.
 DEFAULT_APP_NAME = "default"
+# The service's own app: the propagator's heartbeats (`eventlog.access.apps.internal_app_id`).
+# No client writes into it and no app can take its name; an admin key reads it like any app.
+INTERNAL_APP_NAME = "eventlog-internal"
 KEYS_INDEX_KEY = "KEYS"
 RULE_PREFIX = "RULE#"
 # Sort keys from the app's own item ("APP") through its rules ("RULE#..."), not its subscriptions.
@@ -105,6 +111,27 @@ def put_app_with_key(
         if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
             raise ConflictError(f"an app named '{app['name']}' exists already") from None
         raise
+
+
+def put_internal_app(app: dict[str, Any]) -> bool:
+    """Store the internal app and its name claim together (no keys, no rules); False when an app
+    of that name exists already (another run made it first)."""
+    table_name = db.registry_table().name
+    name_claim = {"pk": f"APPNAME#{app['name'].lower()}", "sk": "APPNAME", "app_id": app["id"]}
+    new_only = {"ConditionExpression": "attribute_not_exists(pk)"}
+    try:
+        db.transact_write_items(
+            [
+                {"Put": {"TableName": table_name, "Item": name_claim, **new_only}},
+                {"Put": {"TableName": table_name, "Item": app_item(app), **new_only}},
+            ]
+        )
+    except db.client().exceptions.TransactionCanceledException as error:
+        reasons = error.response.get("CancellationReasons", [])
+        if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            return False
+        raise
+    return True
 
 
 def get_app(app_id: int) -> dict[str, Any] | None:
@@ -195,6 +222,50 @@ def get_key_by_id(key_id: str) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
+def other_live_admin_key(key_id: str) -> dict[str, Any] | None:
+    """A live admin key other than `key_id`, None when there is none (a Query of gsi1's keys,
+    stopping at the first one found)."""
+    found = db.query_items(
+        db.registry_table(),
+        IndexName="gsi1",
+        KeyConditionExpression=Key("gsi1pk").eq(KEYS_INDEX_KEY),
+        FilterExpression=Attr("role").eq("admin") & Attr("revoked_at").not_exists(),
+    )
+    return next((item for item in found if item["id"] != key_id), None)
+
+
+def revoke_key_keeping(item: dict[str, Any], keeper: dict[str, Any], revoked_at: str) -> bool:
+    """Revoke the live key `item` while the key `keeper` stays live, in one transaction: False
+    when either changed meanwhile (two admins revoking the last two admin keys at once cannot
+    both succeed)."""
+    table_name = db.registry_table().name
+    live = "attribute_exists(pk) AND attribute_not_exists(revoked_at)"
+    try:
+        db.transact_write_items(
+            [
+                {
+                    "Update": {
+                        "TableName": table_name,
+                        "Key": {"pk": item["pk"], "sk": item["sk"]},
+                        "UpdateExpression": "SET revoked_at = :when",
+                        "ConditionExpression": live,
+                        "ExpressionAttributeValues": {":when": revoked_at},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": table_name,
+                        "Key": {"pk": keeper["pk"], "sk": keeper["sk"]},
+                        "ConditionExpression": live,
+                    }
+                },
+            ]
+        )
+    except db.client().exceptions.TransactionCanceledException:
+        return False
+    return True
+
+
 def mark_key_revoked(item: dict[str, Any], revoked_at: str) -> dict[str, Any]:
     """Set revoked_at once (revoking twice keeps the first time); returns the updated key."""
     return db.registry_table().update_item(
@@ -204,6 +275,39 @@ def mark_key_revoked(item: dict[str, Any], revoked_at: str) -> dict[str, Any]:
         ExpressionAttributeValues={":when": revoked_at},
         ConditionExpression=Attr("pk").exists(),
     )["Attributes"]
+
+
+# ---------------------------------------------------------------- bearer tokens
+
+
+def _token_key(jti: str) -> dict[str, str]:
+    return {"pk": f"TOKEN#{jti}", "sk": "TOKEN"}
+
+
+def put_token(token: dict[str, Any]) -> None:
+    """Record a minted token: `jti`, `subject`, `role`, `app_id` and `usage_key` (app tokens),
+    `expires_at` (epoch seconds: the TTL)."""
+    db.registry_table().put_item(
+        Item={**_token_key(token["jti"]), **token},
+        ConditionExpression="attribute_not_exists(pk)",
+    )
+
+
+def get_token(jti: str) -> dict[str, Any] | None:
+    """A token's record (one GetItem: all the authorizer reads for a bearer token)."""
+    return db.registry_table().get_item(Key=_token_key(jti)).get("Item")
+
+
+def mark_token_revoked(jti: str, revoked_at: str) -> dict[str, Any] | None:
+    """Set revoked_at once (revoking twice keeps the first time); the record, None when there is
+    no such token (or it expired and its record is gone)."""
+    return _update_if(
+        Key=_token_key(jti),
+        UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :when)",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":when": revoked_at},
+        ReturnValues="ALL_NEW",
+    )
 
 
 # ---------------------------------------------------------------- what an app owns
