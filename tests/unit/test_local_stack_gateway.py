@@ -317,3 +317,21 @@ def test_resources_from_the_template(stack):
     assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"].endswith(":DeadLetters")
     plans = aws(stack, "apigateway").get_usage_plans()["items"]
     assert [plan["throttle"] for plan in plans] == [{"burstLimit": 5, "rateLimit": 10.0}]
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/apps/1/events?limit=5", ("/apps/1/events", "limit=5")),
+        ("/", ("/", "")),
+        ("/logs?level=error#top", ("/logs", "level=error")),
+        ("http://127.0.0.1:3000/apps?limit=1", ("/apps", "limit=1")),
+        ("http://example.com?x=1", ("/", "x=1")),
+        ("http://example.com", ("/", "")),
+        ("http://[::1/health", ("/health", "")),  # a malformed authority is not parsed
+    ],
+)
+def test_a_request_target_splits_into_path_and_query(target, expected):
+    from local_stack.gateway import _split_target
+
+    assert _split_target(target) == expected

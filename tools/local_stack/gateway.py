@@ -10,7 +10,6 @@ import time
 import traceback
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
 
 from local_stack.apis import Api, RouteTable
 from local_stack.authorizer import AccessControl
@@ -157,8 +156,10 @@ def _internal_error(request: HttpRequest) -> HttpResponse:
 def _split_target(target: str) -> tuple[str, str]:
     """(path, query) of a request target; the path stays percent-encoded, as API Gateway has it."""
     if "://" in target.split("?", 1)[0]:  # absolute form: http://host/path?query
-        parts = urlsplit(target)
-        return parts.path or "/", parts.query
+        # The authority is dropped unparsed: a malformed one (`http://[::1/`) is not our concern.
+        authority_start = target.index("://") + 3
+        ends = [i for i in map(target.find, "/?#", [authority_start] * 3) if i != -1]
+        target = target[min(ends) :] if ends else "/"
     path, _, query = target.partition("?")
     return path or "/", query.partition("#")[0]
 
