@@ -5,9 +5,14 @@ theirs, a failing target fails only its record, retries never repeat a delivery 
 cooldowns and rate conditions hold back the rest, and the aggregates count what was sent.
 """
 
+import contextlib
 import hashlib
 import hmac
 import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,13 +22,14 @@ import pytest
 from eventlog.base.config import get_settings
 from eventlog.base.ids import new_ulid
 from eventlog.base.timeutil import epoch_seconds, format_iso, utcnow
-from eventlog.delivery import alerts, channels, notify_queue
+from eventlog.delivery import alerts, channels, notifications, notify_queue
 from eventlog.delivery.outbound import verify_signature
 from eventlog.models.alerts import AlertRuleIn, AlertRuleUpdate
 from eventlog.models.events import Event
 from eventlog.stats.buckets import Granularity, Run
 from eventlog.storage import aggregates, event_store
-from tests.support.handlers import invoke, sample_event
+from tests.support.fake_aws import load_template
+from tests.support.handlers import FakeLambdaContext, handler_module, invoke, sample_event
 
 SECRET = "whsec_tests_0123456789abcdef"  # noqa: S105 - a test secret
 START = datetime(2026, 2, 10, 10, 5, 30, tzinfo=UTC)
@@ -550,3 +556,214 @@ def test_the_sample_event_is_processed(aws, caplog):
 
     skipped = [r for r in caplog.records if r.getMessage() == "notification suppressed"]
     assert [r.reason for r in skipped] == ["the rule no longer exists"] * 2
+
+
+# ---------------------------------------------------------------- deadlines
+
+
+class DrippingReceiver:
+    """A loopback webhook that reads the request, then drips its reply a byte at a time and
+    never finishes it: each read gets a byte in time, so only a total deadline ends the wait."""
+
+    def __init__(self, drip_seconds: float = 0.05) -> None:
+        self.requests = 0
+        self._drip = drip_seconds
+        self._stopping = threading.Event()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.1)
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}/hook"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                connection, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.requests += 1
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection: socket.socket) -> None:
+        with connection, contextlib.suppress(OSError):
+            connection.recv(65536)  # the request (headers and a small body)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+            while not self._stopping.is_set():
+                connection.sendall(b"x")
+                time.sleep(self._drip)
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._server.close()
+
+
+@pytest.fixture
+def dripping() -> Iterator[DrippingReceiver]:
+    server = DrippingReceiver()
+    yield server
+    server.close()
+
+
+@dataclass
+class ShortContext(FakeLambdaContext):
+    remaining_ms: int = 10_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def notify_with(aws: Any, event: dict[str, Any], remaining_seconds: float) -> list[str]:
+    """Invoke the notifier with `remaining_seconds` left in the invocation; the failed ids."""
+    aws.settle()
+    handler = handler_module("notifier").lambda_handler
+    context = ShortContext(remaining_ms=int(remaining_seconds * 1000))
+    answer = handler(json.loads(json.dumps(event)), context)
+    return [failure["itemIdentifier"] for failure in answer["batchItemFailures"]]
+
+
+def published_metrics(capsys: pytest.CaptureFixture[str]) -> dict[str, float]:
+    """The notifier's last metrics (CloudWatch embedded metric format, on stdout)."""
+    lines = [line for line in capsys.readouterr().out.splitlines() if "NotificationsSent" in line]
+    document = json.loads(lines[-1])
+    return {name: document[name][0] for name in document if name.startswith("Notifications")}
+
+
+def test_the_budget_fits_the_template():
+    """BatchSize records of RECORD_SECONDS each, and the margin, fit in the Timeout; a record's
+    budget holds one HTTP channel's worst case (every try and pause) and an SNS publish."""
+    template = load_template()
+    function = template.properties("NotifierFunction", "Function")
+    mapping = function["Events"]["Notifications"]["Properties"]
+    timeout = int(template.resolve(function["Timeout"]))
+    batch_size = int(template.resolve(mapping["BatchSize"]))
+
+    budget = batch_size * notifications.RECORD_SECONDS + notifications.REPORT_MARGIN_SECONDS
+    assert budget <= timeout
+    assert channels.HTTP_WORST_SECONDS < notifications.RECORD_SECONDS
+    assert channels.SNS_WORST_SECONDS < notifications.RECORD_SECONDS
+    retry = template.doc["Parameters"]["NotificationRetrySeconds"]
+    assert int(retry["MinValue"]) >= timeout  # Lambda requires visibility >= Timeout
+
+
+def test_a_dripping_webhook_spends_only_its_own_records_time(
+    aws, app, receiver, dripping, loopback_targets, clock, monkeypatch, capsys
+):
+    """Every record is on its last receive: the slow webhook's record fails (its own target),
+    the others are delivered, in about the slow record's budget, not the drip's length."""
+    monkeypatch.setattr(notifications, "RECORD_SECONDS", 1.0)
+    slow = rule(app.id, webhook(dripping.url), cooldown_seconds=0)
+    fast = rule(app.id, webhook(receiver.url), cooldown_seconds=0)
+    events = [stored_event(app.id, clock.now) for _ in range(4)]
+    bodies = [
+        message(app.id, fast.id, events[0]),
+        message(app.id, slow.id, events[1]),
+        message(app.id, fast.id, events[2]),
+        message(app.id, fast.id, events[3]),
+    ]
+    last = get_settings().notification_max_receives
+
+    started = time.monotonic()
+    failed = notify_with(aws, sqs_event(*bodies, receive_count=last), remaining_seconds=60)
+    elapsed = time.monotonic() - started
+
+    assert failed == ["message-1"]
+    assert dripping.requests >= 1
+    delivered = [request.json["event"]["id"] for request in receiver.requests]
+    assert delivered == [events[0].id, events[2].id, events[3].id]
+    assert elapsed < 5  # the drip would have held the invocation for 100000 x 0.05 s
+    # The slow record failed on its last receive: counted, and it goes to the dead-letter queue.
+    assert counters(app.id, clock.now)[0] == {"sent": 3, "failed": 1}
+    metrics = published_metrics(capsys)
+    assert metrics["NotificationsSent"] == 3 and metrics["NotificationsFailed"] == 1
+    assert metrics["NotificationsDeferred"] == 0  # its own budget ran out, not the invocation's
+
+
+def queued_records() -> list[dict[str, Any]]:
+    """What the notification queue holds now, received as Lambda's poller receives it."""
+    from tests.support.fake_aws import aws_client
+
+    queued = (
+        aws_client("sqs")
+        .receive_message(
+            QueueUrl=get_settings().notification_queue_url,
+            MaxNumberOfMessages=10,
+            AttributeNames=["All"],
+        )
+        .get("Messages", [])
+    )
+    template = sample_event("notifier_sqs")["Records"][0]
+    arn = template["eventSourceARN"]
+    return [
+        {
+            **template,
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m["Attributes"],
+            "md5OfBody": m["MD5OfBody"],
+            "eventSourceARN": arn,
+        }
+        for m in queued
+    ]
+
+
+def test_without_time_to_start_records_fail_undelivered_and_return_at_once(
+    aws, app, receiver, loopback_targets, clock, capsys
+):
+    hook = rule(app.id, webhook(receiver.url), cooldown_seconds=0)
+    read_topic = subscribe_queue_to(get_settings().alerts_topic_arn)
+    stored_event(app.id, clock.now)
+    stored_event(app.id, clock.now)
+    aws.settle()  # the stream processor queues them: for the hook and the app's default rule
+    records = queued_records()
+    assert len(records) == 4
+    ids = sorted(record["messageId"] for record in records)
+
+    # Less than the margin and a record's start: nothing starts.
+    little = notifications.REPORT_MARGIN_SECONDS + notifications.MIN_START_SECONDS - 0.5
+    failed = notify_with(aws, {"Records": records}, remaining_seconds=little)
+
+    assert sorted(failed) == ids
+    assert receiver.requests == [] and read_topic() == []
+    assert counters(app.id, clock.now)[0] == {"sent": 0, "failed": 0}
+    assert published_metrics(capsys)["NotificationsDeferred"] == 4
+    # Visible again at once (the queue's retry delay is NotificationRetrySeconds, 120 s).
+    again = queued_records()
+    assert sorted(record["messageId"] for record in again) == ids
+    assert {record["attributes"]["ApproximateReceiveCount"] for record in again} == {"2"}
+
+    # The next invocation, with time, delivers them (the default rule's cooldown holds back its
+    # second notification).
+    assert notify_with(aws, {"Records": again}, remaining_seconds=60) == []
+    assert len(receiver.requests) == 2 and len(read_topic()) == 1
+    assert all(request.json["rule"]["id"] == hook.id for request in receiver.requests)
+    assert counters(app.id, clock.now)[0] == {"sent": 3, "failed": 0}
+
+
+def test_a_record_cut_short_by_the_invocations_end_is_deferred_with_those_after_it(
+    aws, app, receiver, dripping, loopback_targets, clock, monkeypatch, caplog, capsys
+):
+    """The invocation has 1 s for records: the dripping webhook's record runs out of it (the
+    invocation's time, shorter than its own budget), the next cannot start. Both are reported
+    as failed, nothing is delivered or counted, and the margin is left to answer."""
+    monkeypatch.setattr(notifications, "MIN_START_SECONDS", 0.5)
+    slow = rule(app.id, webhook(dripping.url), cooldown_seconds=0)
+    fast = rule(app.id, webhook(receiver.url), cooldown_seconds=0)
+    bodies = [
+        message(app.id, slow.id, stored_event(app.id, clock.now)),
+        message(app.id, fast.id, stored_event(app.id, clock.now)),
+    ]
+
+    started = time.monotonic()
+    remaining = notifications.REPORT_MARGIN_SECONDS + 1.0
+    failed = notify_with(aws, sqs_event(*bodies, receive_count=2), remaining_seconds=remaining)
+    elapsed = time.monotonic() - started
+
+    assert failed == ["message-0", "message-1"]
+    assert dripping.requests == 1 and receiver.requests == []
+    assert elapsed < remaining  # the margin is left to answer
+    assert counters(app.id, clock.now)[0] == {"sent": 0, "failed": 0}
+    deferred = [r for r in caplog.records if "no time left in this invocation" in r.getMessage()]
+    assert len(deferred) == 1  # the second record: not started
+    assert published_metrics(capsys)["NotificationsDeferred"] == 2  # both retried at once

@@ -11,6 +11,12 @@
 
 Every failure is an `outbound.DeliveryError`; `retryable=False` says a retry will not help (a
 refused target, a 4xx other than 408/425/429, an SNS topic that does not exist or refuses us).
+
+Deadlines: `send(..., time_left=seconds)` is what the notification has left. An HTTP channel's
+tries (HTTP_ATTEMPTS of at most HTTP_TIMEOUT_SECONDS each, connection to last byte of the reply,
+however slowly the server drips it) all end within it; SNS is not called with less than
+SNS_MIN_SECONDS left, and its client's timeouts bound a publish to about SNS_WORST_SECONDS.
+Out of time is a retryable DeliveryError.
 """
 
 import json
@@ -21,6 +27,7 @@ from functools import cache
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from eventlog.base.config import get_settings
@@ -33,6 +40,16 @@ NOTIFICATION_TYPE = "eventlog.alert"
 HTTP_TIMEOUT_SECONDS = 5.0
 HTTP_ATTEMPTS = 2  # in this invocation; SQS retries the record after that
 HTTP_BACKOFF_SECONDS = 0.5
+# The most one HTTP channel takes: every try to its timeout, and the pauses between them.
+HTTP_WORST_SECONDS = HTTP_ATTEMPTS * HTTP_TIMEOUT_SECONDS + HTTP_BACKOFF_SECONDS * (
+    2 ** (HTTP_ATTEMPTS - 1) - 1
+)
+# SNS: 2 tries, each connecting within 1 s and answered within 4 s (boto3's defaults are 60 s).
+SNS_CONNECT_SECONDS = 1
+SNS_READ_SECONDS = 4
+SNS_ATTEMPTS = 2
+SNS_WORST_SECONDS = SNS_ATTEMPTS * (SNS_CONNECT_SECONDS + SNS_READ_SECONDS)
+SNS_MIN_SECONDS = 1.0  # a publish is not started with less time left
 SNS_SUBJECT_CHARS = 100
 # SNS takes 256 KB per message: an event that would not fit goes without its bulky fields.
 SNS_MESSAGE_BYTES = 240_000
@@ -150,10 +167,15 @@ def sns_message(notification: Notification) -> str:
 
 @cache
 def _sns() -> Any:
-    return boto3.client("sns")
+    config = Config(
+        connect_timeout=SNS_CONNECT_SECONDS,
+        read_timeout=SNS_READ_SECONDS,
+        retries={"total_max_attempts": SNS_ATTEMPTS, "mode": "standard"},
+    )
+    return boto3.client("sns", config=config)
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> str:
+def _post(url: str, body: bytes, headers: dict[str, str], time_left: float | None) -> str:
     reply = outbound.post_json(
         url,
         body,
@@ -161,25 +183,30 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> str:
         timeout=HTTP_TIMEOUT_SECONDS,
         attempts=HTTP_ATTEMPTS,
         backoff=HTTP_BACKOFF_SECONDS,
+        time_left=time_left,
     )
     return f"HTTP {reply.status}"
 
 
-def _send_webhook(notification: Notification, index: int, url: str, delivery_id: str) -> str:
+def _send_webhook(
+    notification: Notification, index: int, url: str, delivery_id: str, time_left: float | None
+) -> str:
     body = _encode(notification_payload(notification))
     secret = alerts.channel_secret(notification.rule, index)
     headers = outbound.signature_headers(secret, body, int(notification.sent_at.timestamp()))
-    return _post(url, body, {**headers, DELIVERY_HEADER: delivery_id})
+    return _post(url, body, {**headers, DELIVERY_HEADER: delivery_id}, time_left)
 
 
-def _send_slack(notification: Notification, index: int) -> str:
+def _send_slack(notification: Notification, index: int, time_left: float | None) -> str:
     url = alerts.channel_secret(notification.rule, index)
-    return _post(url, _encode({"text": slack_text(notification)}), {})
+    return _post(url, _encode({"text": slack_text(notification)}), {}, time_left)
 
 
-def _publish(notification: Notification, topic_arn: str) -> str:
+def _publish(notification: Notification, topic_arn: str, time_left: float | None) -> str:
     if not topic_arn:
         raise outbound.DeliveryError("no SNS topic: the channel has none and no ALERTS_TOPIC_ARN")
+    if time_left is not None and time_left < SNS_MIN_SECONDS:
+        raise outbound.DeliveryError(f"no time left to publish to {topic_arn}")
     try:
         reply = _sns().publish(
             TopicArn=topic_arn,
@@ -208,11 +235,15 @@ def target(channel: WebhookChannel | SlackChannel | SnsChannel) -> str:
     return f"sns {channel.topic_arn or get_settings().alerts_topic_arn}"
 
 
-def send(notification: Notification, index: int, delivery_id: str) -> str:
-    """Deliver through the rule's channel `index`; what the target answered, or DeliveryError."""
+def send(
+    notification: Notification, index: int, delivery_id: str, time_left: float | None = None
+) -> str:
+    """Deliver through the rule's channel `index` within `time_left` seconds (None: the
+    channel's own bounds only); what the target answered, or DeliveryError."""
     channel = notification.rule.channels[index]
     if isinstance(channel, WebhookChannel):
-        return _send_webhook(notification, index, channel.url, delivery_id)
+        return _send_webhook(notification, index, channel.url, delivery_id, time_left)
     if isinstance(channel, SlackChannel):
-        return _send_slack(notification, index)
-    return _publish(notification, channel.topic_arn or get_settings().alerts_topic_arn)
+        return _send_slack(notification, index, time_left)
+    topic_arn = channel.topic_arn or get_settings().alerts_topic_arn
+    return _publish(notification, topic_arn, time_left)

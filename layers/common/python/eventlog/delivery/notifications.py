@@ -25,16 +25,31 @@ a storm let exactly one through. A rule without a cooldown claims nothing. The c
 when deciding: a notification that then fails every delivery keeps the others silent for the
 cooldown, and reaches the dead-letter queue (which alarms).
 
+Deadlines: the notifier gives each record a deadline (`record_deadline`): RECORD_SECONDS from
+its start, and never later than the invocation's own deadline (the Lambda's remaining time less
+REPORT_MARGIN_SECONDS, kept to answer the batch). Every outbound request of the record ends by
+it, however slowly a server answers (`channels.send(time_left=...)`), so one slow webhook uses
+its own record's time and no other's. The template's BatchSize x RECORD_SECONDS + the margin fits
+in the notifier's Timeout, so in a full invocation every record starts with its whole budget. A
+record that cannot start (less than MIN_START_SECONDS left), or that was cut short by the
+invocation's end and ran out of time, raises `NotificationDeferred`: reported as a batch item
+failure, and made visible again at once (`release`) rather than after NotificationRetrySeconds.
+Its receive count still grows (SQS counts receives, not failures): see "Deadlines" in the
+notifier's module for the trade-off.
+
 Every function takes `now` so the clock is the caller's (tests pass a fake one).
 """
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, NoReturn
 
+import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -58,6 +73,20 @@ logger = Logger(child=True)
 # (NotificationMaxReceives x NotificationRetrySeconds). A message redriven from the dead-letter
 # queue later than this is decided afresh.
 REMEMBER_SECONDS = 24 * 3600
+
+# Kept at the end of an invocation, after the last record: the batch's answer, the visibility
+# of the records left for later, the metrics.
+REPORT_MARGIN_SECONDS = 3.0
+# The most one record may take: one HTTP channel's worst case (channels.HTTP_WORST_SECONDS,
+# 10.5 s) and half a second for the decision and the records. A rule's other channels (up to 5)
+# share it: one slow to the end leaves them to the record's retry, which repeats no success.
+RECORD_SECONDS = 11.0
+# A record is not started with less than this before the invocation's deadline.
+MIN_START_SECONDS = 2.0
+# A record that failed with less than this left of its deadline ran out of time.
+OUT_OF_TIME_SECONDS = 1.0
+# SQS's ChangeMessageVisibilityBatch takes up to 10 entries.
+VISIBILITY_BATCH = 10
 
 
 # ---------------------------------------------------------------- the message
@@ -224,18 +253,21 @@ def _once(
 
 @dataclass
 class Outcome:
-    """What one message did (for metrics): fresh deliveries, given-up ones, skips, drops."""
+    """What one message did (for metrics): fresh deliveries, given-up ones, skips, drops, and
+    (for a batch) the records left for later for want of time."""
 
     sent: int = 0
     failed: int = 0
     suppressed: int = 0
     dropped: int = 0
+    deferred: int = 0
 
     def add(self, other: "Outcome") -> None:
         self.sent += other.sent
         self.failed += other.failed
         self.suppressed += other.suppressed
         self.dropped += other.dropped
+        self.deferred += other.deferred
 
 
 class NotificationFailed(Exception):
@@ -246,15 +278,82 @@ class NotificationFailed(Exception):
         self.outcome = outcome
 
 
+class NotificationDeferred(NotificationFailed):
+    """The invocation's time ran out for this record (it could not start, or its deadline was
+    cut short by the invocation's end and it ran out of time): not the record's own failure.
+    Retried at once (`release`)."""
+
+
+# ---------------------------------------------------------------- deadlines
+
+
+def invocation_deadline(remaining_ms: int) -> float:
+    """When the invocation's last record must be done (time.monotonic()), from the Lambda's
+    remaining time (context.get_remaining_time_in_millis())."""
+    return time.monotonic() + remaining_ms / 1000 - REPORT_MARGIN_SECONDS
+
+
+@dataclass(frozen=True)
+class RecordDeadline:
+    at: float  # time.monotonic()
+    cut_short: bool  # the invocation ends before RECORD_SECONDS are up
+
+    def left(self) -> float:
+        return self.at - time.monotonic()
+
+
+def record_deadline(invocation: float) -> RecordDeadline | None:
+    """A record starting now: its deadline, or None when there is no time to start it."""
+    now = time.monotonic()
+    if invocation - now < MIN_START_SECONDS:
+        return None
+    own = now + RECORD_SECONDS
+    return RecordDeadline(min(own, invocation), cut_short=invocation < own)
+
+
+@cache
+def _sqs() -> Any:
+    return boto3.client("sqs")
+
+
+def release(receipt_handles: list[str]) -> None:
+    """Make deferred records visible again now (visibility timeout 0), not after the queue's
+    NotificationRetrySeconds. Best effort: a record not released comes back after the usual
+    delay."""
+    queue_url = get_settings().notification_queue_url
+    for start in range(0, len(receipt_handles), VISIBILITY_BATCH):
+        chunk = receipt_handles[start : start + VISIBILITY_BATCH]
+        entries = [
+            {"Id": str(number), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+            for number, handle in enumerate(chunk)
+        ]
+        try:
+            reply = _sqs().change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
+        except Exception:
+            logger.warning("deferred records not released", exc_info=True)
+            continue
+        for failure in reply.get("Failed", []):
+            logger.warning("deferred record not released", extra={"failure": failure})
+
+
 def delivery_id(message: NotificationMessage, index: int) -> str:
     """Stable across retries: the X-Eventlog-Delivery header a receiver deduplicates by."""
     return f"{message.event.id}.{message.rule_id}.{index}"
 
 
 def process(
-    body: str, receive_count: int = 1, lambda_context: Any = None, now: datetime | None = None
+    body: str,
+    receive_count: int = 1,
+    lambda_context: Any = None,
+    now: datetime | None = None,
+    deadline: float | None = None,
 ) -> Outcome:
-    """Decide and deliver one queued message; NotificationFailed when a delivery failed."""
+    """Decide and deliver one queued message; NotificationFailed when a delivery failed.
+
+    `deadline` (time.monotonic(), None: none) is the invocation's (`invocation_deadline`): the
+    record gets its own from it (`record_deadline`); NotificationDeferred when there is no time
+    to start it, or its deadline was cut short by the invocation's and it ran out of time.
+    """
     now = now or utcnow()
     try:
         message = parse_message(body)
@@ -268,15 +367,38 @@ def process(
             extra={"reason": str(error), "body": body[:2000]},
         )
         return Outcome(dropped=1)
-    decided = _decision(message, receive_count, lambda_context, now)
+    record = None if deadline is None else record_deadline(deadline)
+    if deadline is not None and record is None:
+        _not_started(message, receive_count, now)
+    decided = _decision(message, receive_count, lambda_context, now, record)
     if isinstance(decided, Outcome):
         return decided
     delivery, targets = decided
     failures = [reason for target in targets if (reason := _deliver(delivery, target))]
     _count(message.app_id, now, delivery.outcome)
     if failures:
-        raise NotificationFailed("; ".join(failures), delivery.outcome)
+        failed = NotificationDeferred if delivery.out_of_time else NotificationFailed
+        raise failed("; ".join(failures), delivery.outcome)
     return delivery.outcome
+
+
+def _not_started(message: NotificationMessage, receive_count: int, now: datetime) -> NoReturn:
+    """A record left for a later invocation: this one has no time to start it."""
+    last_receive = receive_count >= get_settings().notification_max_receives
+    log = logger.error if last_receive else logger.warning
+    log(
+        "no time left in this invocation: not started, retried at once"
+        + ("; last receive: the message goes to the dead-letter queue" * last_receive),
+        extra={
+            "app_id": message.app_id,
+            "rule_id": message.rule_id,
+            "event_id": message.event.id,
+            "receive_count": receive_count,
+        },
+    )
+    outcome = Outcome(failed=int(last_receive))
+    _count(message.app_id, now, outcome)
+    raise NotificationDeferred("no time left in this invocation to start it", outcome)
 
 
 @dataclass
@@ -290,7 +412,12 @@ class _Delivery:
     now: datetime
     lambda_context: Any
     receive_count: int
+    deadline: RecordDeadline | None = None
     outcome: Outcome = field(default_factory=Outcome)
+    out_of_time: bool = False  # a delivery failed for want of the invocation's time
+
+    def time_left(self) -> float | None:
+        return None if self.deadline is None else self.deadline.left()
 
     @property
     def last_receive(self) -> bool:
@@ -308,7 +435,11 @@ class _Delivery:
 
 
 def _decision(
-    message: NotificationMessage, receive_count: int, lambda_context: Any, now: datetime
+    message: NotificationMessage,
+    receive_count: int,
+    lambda_context: Any,
+    now: datetime,
+    deadline: RecordDeadline | None = None,
 ) -> Outcome | tuple[_Delivery, list[dict[str, Any]]]:
     """The message's decision, made once: an Outcome when nothing is to be delivered, else the
     delivery and the channels decided (`{"index", "target"}`)."""
@@ -329,7 +460,7 @@ def _decision(
         )
         return Outcome()
     assert rule is not None  # a fresh "notify" decision had it
-    delivery = _Delivery(message, rule, key, context, now, lambda_context, receive_count)
+    delivery = _Delivery(message, rule, key, context, now, lambda_context, receive_count, deadline)
     return delivery, decision["channels"]
 
 
@@ -344,7 +475,12 @@ def _deliver(delivery: _Delivery, decided: dict[str, Any]) -> str | None:
         return None
 
     def send() -> dict[str, Any]:
-        answer = channels.send(delivery.notification, index, delivery_id(delivery.message, index))
+        time_left = delivery.time_left()
+        if time_left is not None and time_left <= 0:
+            raise DeliveryError(f"no time left for channel {index}: its record's deadline passed")
+        answer = channels.send(
+            delivery.notification, index, delivery_id(delivery.message, index), time_left
+        )
         return {"answer": answer, "at": format_iso(delivery.now)}
 
     try:
@@ -371,6 +507,11 @@ def _failed(
 ) -> str:
     reason = error.message if isinstance(error, DeliveryError) else repr(error)
     retryable = getattr(error, "retryable", True)
+    deadline = delivery.deadline
+    if retryable and deadline is not None and deadline.cut_short:
+        # Cut short by the invocation's end (not by the record's own RECORD_SECONDS): a failure
+        # with next to no time left is the invocation's, not the target's.
+        delivery.out_of_time |= deadline.left() < OUT_OF_TIME_SECONDS
     last_receive = delivery.last_receive
     delivery.outcome.failed += int(last_receive)
     log = logger.error if last_receive or not retryable else logger.warning
@@ -384,6 +525,7 @@ def _failed(
             "status": getattr(error, "status", None),
             "retryable": retryable,
             "receive_count": delivery.receive_count,
+            "time_left": None if deadline is None else round(deadline.left(), 3),
         },
         exc_info=not isinstance(error, DeliveryError),
     )
