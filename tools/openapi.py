@@ -4,8 +4,10 @@ The routes live in several functions, each with its own Powertools resolver and 
 so no function can see every route at run time. This script imports each API function's module
 (as the local stack does), takes the schema Powertools generates from its routes, merges them,
 and adds what only the whole API knows: which credentials each route takes (template.yaml says
-which routes are public, the authorizer's ROUTE_ROLES who may call the others) and the service's
-error format. The query function serves the file at GET /openapi.json and GET /docs.
+which routes are public, the authorizer's ROUTE_ROLES who may call the others), the service's
+error format and the answers each route can give (404 where a path names something, 409, 207...),
+and the bodies of the routes that read their body themselves (ingest), from their models.
+The query function serves the file at GET /openapi.json and GET /docs.
 
 The output is deterministic (sorted keys), so a test can tell when the committed file is stale.
 """
@@ -88,6 +90,54 @@ CREDENTIAL_RESPONSES = {
     },
 }
 BAD_REQUEST = {"description": "Invalid parameters or body", "content": ERROR_CONTENT}
+NOT_FOUND = {
+    "description": "No such app or item (or no route for this path)",
+    "content": ERROR_CONTENT,
+}
+TOO_LARGE = {"description": "The body is larger than the API accepts", "content": ERROR_CONTENT}
+CONFLICT = "409"
+# Answers particular routes give besides the ones every route of their kind gives.
+EXTRA_RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/apps/{app_id}"): {
+        CONFLICT: {"description": "An app of this name exists", "content": ERROR_CONTENT}
+    },
+    ("post", "/apps/{app_id}/events"): {
+        "200": {
+            "description": "Stored before (the same event_id): the stored event, or the batch's "
+            "items, every one a duplicate",
+            "content": {
+                "application/json": {
+                    "schema": {"anyOf": [{"$ref": f"{REF}Event"}, {"$ref": f"{REF}BatchResult"}]}
+                }
+            },
+        },
+        "207": {
+            "description": "A batch partly stored: each item's status in `items`",
+            "content": {"application/json": {"schema": {"$ref": f"{REF}BatchResult"}}},
+        },
+    },
+    # Seed 002: any invalid log gets the seed's own body.
+    ("post", "/logs"): {
+        "400": {
+            "description": "Invalid log data (the seed's body)",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["error"],
+                        "properties": {"error": {"const": "Invalid log data"}},
+                    }
+                }
+            },
+        }
+    },
+    ("delete", "/keys/{key_id}"): {
+        CONFLICT: {
+            "description": "The last live admin key: create another one first",
+            "content": ERROR_CONTENT,
+        }
+    },
+}
 # Powertools documents its own validation error (422, HTTPValidationError); the service answers
 # validation errors with 400 and the Error body instead.
 POWERTOOLS_VALIDATION_STATUS = "422"
@@ -181,6 +231,106 @@ def with_query_constraints(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+# ---------------------------------------------------------------- bodies read by the routes
+
+
+# Routes that read their body themselves (eventlog_api.json_body, text_body): Powertools sees no
+# body parameter, so the document says what they take here. (method, path) -> (the models of the
+# body, a function of their schemas giving the requestBody).
+def _json_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "required": True,
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
+    }
+
+
+def _one_or_batch(item: dict[str, Any], max_items: int | None = None) -> dict[str, Any]:
+    batch: dict[str, Any] = {"type": "array", "items": item, "minItems": 1}
+    if max_items is not None:
+        batch["maxItems"] = max_items
+    return {"anyOf": [item, batch]}
+
+
+def _request_bodies() -> dict[tuple[str, str], tuple[list[type], Any]]:
+    from eventlog.compat.models.consumer import ConsumerEvent
+    from eventlog.compat.models.event_logging import LoggedEventIn
+    from eventlog.compat.models.logs import LogIn
+    from eventlog.compat.models.tracker import TrackerEventIn
+    from eventlog.models.base import MAX_BATCH
+    from eventlog.models.events import EventIn
+
+    consumer: tuple[list[type], Any] = (
+        [ConsumerEvent],
+        lambda event: _json_body(_one_or_batch(event), "One event, or a list of them"),
+    )
+    return {
+        ("post", "/apps/{app_id}/events"): (
+            [EventIn],
+            lambda event: _json_body(
+                _one_or_batch(event, MAX_BATCH), f"One event, or a batch of 1 to {MAX_BATCH}"
+            ),
+        ),
+        ("post", "/events"): ([LoggedEventIn], lambda event: _json_body(event, "The event")),
+        ("post", "/event"): consumer,
+        ("post", "/api/event"): consumer,
+        ("post", "/logs"): (
+            [LogIn],
+            lambda log: {
+                "required": True,
+                "description": "A JSON log, or one text log line (syslog or plain)",
+                "content": {
+                    "application/json": {"schema": log},
+                    "text/plain": {"schema": {"type": "string", "minLength": 1}},
+                },
+            },
+        ),
+        ("post", "/api/v1/events/{name}"): (
+            [TrackerEventIn],
+            lambda occurrences: {
+                "required": False,
+                "description": "Optional: how many occurrences, and when (default: 1, now)",
+                "content": {"application/json": {"schema": occurrences}},
+            },
+        ),
+    }
+
+
+# What a model checks in code (a model_validator) that its JSON schema does not say.
+MODEL_RULES: dict[str, dict[str, Any]] = {
+    "EventIn": {
+        "description": "One event as a client sends it: a message, a name, or both.",
+        "anyOf": [
+            {
+                "required": ["message"],
+                "properties": {"message": {"type": "string", "minLength": 1}},
+            },
+            {"required": ["name"], "properties": {"name": {"type": "string"}}},
+        ],
+    },
+}
+
+
+def with_request_bodies(paths: dict[str, Any], components: dict[str, Any]) -> None:
+    """Document the bodies of the routes that read them themselves (their models' schemas go to
+    the components, as Powertools puts them)."""
+    from pydantic.json_schema import models_json_schema
+
+    for (method, path), (models, request_body) in _request_bodies().items():
+        operation = paths[path][method]
+        if "requestBody" in operation:
+            raise OpenApiError(f"{method.upper()} {path} already documents its body")
+        refs, schemas = models_json_schema(
+            [(model, "validation") for model in models], ref_template=REF + "{model}"
+        )
+        for name, component in schemas.get("$defs", {}).items():
+            component.update(MODEL_RULES.get(name, {}))
+            if name in components and components[name] != component:
+                raise OpenApiError(f"two different component schemas are named {name!r}")
+            components[name] = component
+        operation["requestBody"] = request_body(*(refs[(m, "validation")] for m in models))
+
+
 # ---------------------------------------------------------------- the whole API
 
 
@@ -214,8 +364,14 @@ def _document_credentials_and_errors(
                 raise OpenApiError(f"{method.upper()} {path} has a handler but no Api event")
             responses = operation["responses"]
             responses.pop(POWERTOOLS_VALIDATION_STATUS, None)
+            for status, response in EXTRA_RESPONSES.get((method, path), {}).items():
+                responses.setdefault(status, response)
             if operation.get("parameters") or operation.get("requestBody"):
                 responses.setdefault("400", BAD_REQUEST)
+            if any(p["in"] == "path" for p in operation.get("parameters", [])):
+                responses.setdefault("404", NOT_FOUND)
+            if operation.get("requestBody"):
+                responses.setdefault("413", TOO_LARGE)
             if route.public:
                 operation["security"] = []
                 continue
@@ -269,6 +425,7 @@ def build() -> dict[str, Any]:
     paths, components = merge(
         [with_query_constraints(function_schema(template, fn)) for fn in functions]
     )
+    with_request_bodies(paths, components)
     _document_credentials_and_errors(paths, routes, route_roles(template))
     components = _used_components(paths, {**components, "Error": ERROR_SCHEMA})
     return {

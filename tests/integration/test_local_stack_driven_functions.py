@@ -18,5 +18,5 @@ def test_the_notification_queue_has_the_local_retry_and_redrive(stack_aws):
 
 def test_the_banner_names_the_drivers(stack):
     log = stack.log()
-    assert "  SQS NotificationQueue -> NotifierFunction (batch 10, retry after 5s, " in log
+    assert "  SQS NotificationQueue -> NotifierFunction (batch 5, retry after 5s, " in log
     assert "  SCHEDULE rate(5 seconds) -> PropagatorFunction\n" in log
