@@ -94,28 +94,19 @@ def put_app_with_key(
 ) -> None:
     """Store a new app, its name claim, its ingest key and its first alert rule (`rule_item`)
     together, or nothing."""
-    table_name = db.registry_table().name
-    name_claim = {"pk": f"APPNAME#{app['name'].lower()}", "sk": "APPNAME", "app_id": app["id"]}
-    new_only = {"ConditionExpression": "attribute_not_exists(pk)"}
-    try:
-        db.transact_write_items(
-            [
-                {"Put": {"TableName": table_name, "Item": name_claim, **new_only}},
-                {"Put": {"TableName": table_name, "Item": app_item(app), **new_only}},
-                {"Put": {"TableName": table_name, "Item": key_item(key_hash, key)}},
-                {"Put": {"TableName": table_name, "Item": first_rule}},
-            ]
-        )
-    except db.client().exceptions.TransactionCanceledException as error:
-        reasons = error.response.get("CancellationReasons", [])
-        if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-            raise ConflictError(f"an app named '{app['name']}' exists already") from None
-        raise
+    if not _put_new_app(app, [key_item(key_hash, key), first_rule]):
+        raise ConflictError(f"an app named '{app['name']}' exists already")
 
 
 def put_internal_app(app: dict[str, Any]) -> bool:
     """Store the internal app and its name claim together (no keys, no rules); False when an app
     of that name exists already (another run made it first)."""
+    return _put_new_app(app, [])
+
+
+def _put_new_app(app: dict[str, Any], owned: list[dict[str, Any]]) -> bool:
+    """The app, its name claim and the items it owns in one transaction; False, and nothing
+    written, when the name is taken."""
     table_name = db.registry_table().name
     name_claim = {"pk": f"APPNAME#{app['name'].lower()}", "sk": "APPNAME", "app_id": app["id"]}
     new_only = {"ConditionExpression": "attribute_not_exists(pk)"}
@@ -124,6 +115,7 @@ def put_internal_app(app: dict[str, Any]) -> bool:
             [
                 {"Put": {"TableName": table_name, "Item": name_claim, **new_only}},
                 {"Put": {"TableName": table_name, "Item": app_item(app), **new_only}},
+                *({"Put": {"TableName": table_name, "Item": item}} for item in owned),
             ]
         )
     except db.client().exceptions.TransactionCanceledException as error:
