@@ -51,6 +51,7 @@ from moto import mock_aws  # imported early: its botocore hooks then cover every
 from local_stack import LocalStackProcess, moto_patches, resources
 from local_stack.resources import assign_physical_ids
 from tests.support.api import Api
+from tests.support.dripping import DrippingReceiver
 from tests.support.fake_aws import (
     DynamoDBCalls,
     FakeAws,
@@ -205,6 +206,14 @@ def api() -> Api:
 @pytest.fixture
 def receiver() -> Iterator[LoopbackReceiver]:
     server = LoopbackReceiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def dripping() -> Iterator[DrippingReceiver]:
+    """A webhook that drips its reply a byte at a time and never finishes it."""
+    server = DrippingReceiver()
     yield server
     server.close()
 

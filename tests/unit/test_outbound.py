@@ -4,7 +4,6 @@ import hashlib
 import hmac
 import re
 import socket
-import threading
 import time
 from ipaddress import ip_address
 from typing import Any
@@ -205,50 +204,6 @@ def test_a_closed_port_is_a_delivery_error(loopback_targets):
         port = probe.getsockname()[1]  # closed once the probe goes
     with pytest.raises(DeliveryError, match="ConnectionRefusedError"):
         outbound.post_json(f"http://127.0.0.1:{port}/hook", BODY, attempts=1)
-
-
-class DrippingServer:
-    """Answers every request a byte at a time, forever (until closed)."""
-
-    def __init__(self, interval: float = 0.05):
-        self.interval = interval
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
-        self.closed = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while not self.closed.is_set():
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._drip, args=(connection,), daemon=True).start()
-
-    def _drip(self, connection: socket.socket) -> None:
-        with connection:
-            connection.recv(65536)
-            reply = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100000
-            for byte in reply:
-                if self.closed.is_set():
-                    return
-                try:
-                    connection.sendall(bytes([byte]))
-                except OSError:
-                    return
-                time.sleep(self.interval)
-
-    def close(self) -> None:
-        self.closed.set()
-        self.listener.close()
-
-
-@pytest.fixture
-def dripping():
-    server = DrippingServer()
-    yield server
-    server.close()
 
 
 def test_a_server_dripping_its_reply_cannot_hold_a_request_beyond_its_timeout(
