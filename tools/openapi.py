@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from local_stack.resources import assign_physical_ids
-from local_stack.runtime import import_module_from
-from local_stack.template import Template, env_string
+from local_stack.runtime import global_environment, import_module_from
+from local_stack.template import Template
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -417,9 +417,8 @@ def build() -> dict[str, Any]:
     template = Template.load(TEMPLATE_PATH)
     # The handlers check their settings as they load: the template's own, resolved offline.
     assign_physical_ids(template)
-    variables = template.resolve(template.globals["Function"]["Environment"]["Variables"])
-    for name, value in variables.items():
-        os.environ.setdefault(name, env_string(value))
+    for name, value in global_environment(template).items():
+        os.environ.setdefault(name, value)
     routes = template_routes(template)
     functions = sorted({route.function_id for route in routes.values()})
     paths, components = merge(

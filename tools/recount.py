@@ -15,10 +15,15 @@ import os
 import sys
 import time
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+
+from local_stack.resources import assign_physical_ids
+from local_stack.runtime import global_environment
+from local_stack.template import Template
 
 if TYPE_CHECKING:  # the core is imported once the environment names its tables
     from eventlog.stats.recount import ItemChange, RecountPlan
@@ -38,20 +43,8 @@ STACK_PARAMETERS = {
     "RETENTION_DAYS": "RetentionDays",
     "NAME_CARDINALITY_LIMIT": "NameCardinalityLimit",
 }
-# The core's configuration asks for every setting the functions need (eventlog.base.config); a
-# recount reads none of these, so they are named unused rather than looked up.
-UNUSED_SETTINGS = (
-    "IDEMPOTENCY_TABLE",
-    "SIGNING_SECRET_PARAMETER",
-    "USAGE_PLAN_ID_PARAMETER",
-    "OPERATOR_API_KEY_ID_PARAMETER",
-    "ANONYMOUS_API_KEY_ID_PARAMETER",
-    "NOTIFICATION_QUEUE_URL",
-    "ALERTS_TOPIC_ARN",
-    "CHANNEL_SECRETS_PREFIX",
-    "AGGREGATION_FAILURE_QUEUE_URL",
-)
 LOCAL_REGION = "us-east-1"
+TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "template.yaml"
 # Without a terminal, progress is shown only for ranges longer than this.
 LONG_RANGE_DAYS = 7
 MAX_LINES = 50
@@ -132,8 +125,12 @@ def _use_stack(stack_name: str, region: str | None) -> None:
 
 
 def _name_unused_settings() -> None:
-    for name in UNUSED_SETTINGS:
-        os.environ.setdefault(name, "unused by a recount")
+    """The core's configuration asks for every setting the functions have; a recount reads only
+    those set above, so the rest take the template's own values, never looked up."""
+    template = Template.load(TEMPLATE_PATH)
+    assign_physical_ids(template)
+    for name, value in global_environment(template).items():
+        os.environ.setdefault(name, value)
 
 
 class ProgressBar:

@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 
 from local_stack.resources import Provisioned
-from local_stack.runtime import LambdaFunction
+from local_stack.runtime import LambdaFunction, global_environment
 from local_stack.streams import DrainSummary, StreamMapping, StreamPoller
-from local_stack.template import Template, env_string, load_yaml
+from local_stack.template import Template, load_yaml
 from tests.support import TEMPLATE_PATH
 from tests.support.handlers import handler_module
 
@@ -115,10 +115,9 @@ def _parsed_template() -> dict[str, Any]:
 
 def function_environment(template: Template) -> dict[str, str]:
     """The environment template.yaml gives every function (Globals), Powertools' own aside."""
-    variables = template.resolve(template.globals["Function"]["Environment"]["Variables"])
     env = {
-        name: env_string(value)
-        for name, value in variables.items()
+        name: value
+        for name, value in global_environment(template).items()
         if not name.startswith("POWERTOOLS_")
     }
     missing = [name for name in FUNCTION_ENV_NAMES if name not in env]

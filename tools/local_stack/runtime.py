@@ -123,6 +123,13 @@ class FunctionConfig:
         return self.code_dir / (self.handler_module.replace(".", "/") + ".py")
 
 
+def global_environment(template: Template) -> dict[str, str]:
+    """The variables template.yaml's Globals give every function, resolved (resource names need
+    `resources.assign_physical_ids` first)."""
+    variables = template.globals["Function"]["Environment"]["Variables"]
+    return {key: env_string(value) for key, value in template.resolve(variables).items()}
+
+
 def function_config(template: Template, logical_id: str) -> FunctionConfig:
     props = template.properties(logical_id, "Function")
     variables = (props.get("Environment") or {}).get("Variables") or {}
