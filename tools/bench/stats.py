@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from bench.report import notes
@@ -42,8 +44,9 @@ class Sizes:
 
     @classmethod
     def of(cls, options: Options) -> Sizes:
-        # Quick: 15 events an hour, every name and level in every hour, as at full size.
-        return cls(360, 720) if options.quick else cls(1_000, 100_000)
+        # Quick: 30 events an hour, so each half hour at an end of the range has every message
+        # shape, name and level, as at full size.
+        return cls(720, 1_440) if options.quick else cls(1_000, 100_000)
 
 
 @dataclass(frozen=True)
@@ -74,16 +77,34 @@ def stats_range(now: datetime) -> tuple[datetime, datetime]:
     return until - STATS_SPAN, until
 
 
-def make_stats_event(i: int, total: int, since: datetime) -> dict[str, Any]:
-    """Event i of `total` spread evenly over [since, since + 24 h), in time order."""
-    a, b = i % 251, i % 59
-    return {
-        "occurred_at": (since + STATS_SPAN * (i + 0.5) / total).isoformat(timespec="milliseconds"),
-        "level": LEVELS[i % len(LEVELS)],
-        "name": NAMES[i % len(NAMES)],
-        "service": "api",
-        "message": MESSAGE_SHAPES[i % len(MESSAGE_SHAPES)].format(i=i, a=a, b=b),
-    }
+def occurred_at(i: int, total: int, since: datetime) -> datetime:
+    """Event i of `total` spread evenly over [since, since + 24 h), in time order, its last
+    millisecond digit a 7 as a client's clock gives: evenly spaced round times would end in
+    zeros, as many as the spacing (so the number of events) allows, and message groups keep
+    each hour's last-seen time as a number, stored without its trailing zeros."""
+    moment = since + STATS_SPAN * (i + 0.5) / total
+    return moment.replace(microsecond=moment.microsecond // 10_000 * 10_000 + 7_000)
+
+
+def stats_events(total: int, since: datetime) -> Iterator[dict[str, Any]]:
+    """The events, in time order. The kth event of each hour has the kth message shape, level
+    and name, so each hour starts at the first of each (and a day's first message of each
+    group, its sample, is the same for both apps); the variable parts of a shape have a fixed
+    width. Only the counts then differ between two apps' aggregates, not their sizes."""
+    hour, k = None, 0
+    for i in range(total):
+        moment = occurred_at(i, total, since)
+        k = k + 1 if moment.hour == hour else 0
+        hour = moment.hour
+        yield {
+            "occurred_at": moment.isoformat(timespec="milliseconds"),
+            "level": LEVELS[k % len(LEVELS)],
+            "name": NAMES[k % len(NAMES)],
+            "service": "api",
+            "message": MESSAGE_SHAPES[k % len(MESSAGE_SHAPES)].format(
+                i=100_000 + i, a=100 + i % 151, b=10 + i % 49
+            ),
+        }
 
 
 def fill_stats(stack: Stack, tenant: Tenant, total: int, since: datetime) -> None:
@@ -94,10 +115,10 @@ def fill_stats(stack: Stack, tenant: Tenant, total: int, since: datetime) -> Non
     of the aggregator), only for speed: the aggregates come out the same however the events are
     batched (exact counts, the first message received as sample, the latest time as last_seen),
     and the statistics read nothing else. No notification is queued (`unqueued`)."""
-    chunk = 1_000  # events made at a time: 100,000 dicts at once would be memory for nothing
-    for start in range(0, total, chunk):
-        end = min(start + chunk, total)
-        stack.store(tenant.app_id, [make_stats_event(i, total, since) for i in range(start, end)])
+    events = stats_events(total, since)
+    # 1,000 events made at a time: 100,000 dicts at once would be memory for nothing
+    while chunk := list(islice(events, 1_000)):
+        stack.store(tenant.app_id, chunk)
     with stack.meter.paused(), unqueued():
         stack.aggregate(total, FILL_STREAM_BATCH)
 
