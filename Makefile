@@ -10,19 +10,25 @@ export SAM_CLI_TELEMETRY := 0
 
 .PHONY: local test lint typecheck unit bench build admin-key recount openapi clean
 
+# pip's progress on a terminal (the first install takes about a minute), quiet in CI.
+PIP_INSTALL = pip install --disable-pip-version-check $(if $(CI),--quiet,--progress-bar on)
+
 $(VENV)/.installed: requirements-dev.txt
+	@echo "Installing the development environment into $(VENV)/ from requirements-dev.txt..."
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/$(PIP_INSTALL) -r requirements-dev.txt
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt
+	@echo "Installing the SAM CLI into $(SAM_VENV)/ from requirements-sam.txt..."
 	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	$(SAM_VENV)/bin/$(PIP_INSTALL) -r requirements-sam.txt
 	touch $@
 
 ## local: the embedded stack (moto + HTTP gateway) on 127.0.0.1:$(PORT); ARGS="--parameter Name=Value"
+#   VERBOSE=1: a line and the function's log for every stream batch, queue batch and scheduled run
 local: $(VENV)/.installed
-	$(BIN)/python -m local_stack --port $(PORT) $(ARGS)
+	$(BIN)/python -m local_stack --port $(PORT) $(if $(VERBOSE),--verbose) $(ARGS)
 
 ## test: lint, template checks, type checks and the whole pytest suite with its coverage gate
 test: lint typecheck unit

@@ -7,6 +7,7 @@ so they run side by side (1-second visibility timeouts) while the tests check th
 stack serves the whole file: starting one takes seconds."""
 
 import hashlib
+import io
 import json
 import textwrap
 import time
@@ -16,9 +17,11 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.parser.models import SqsModel
 
-from local_stack import LocalStackProcess
+from local_stack import LocalStackProcess, drivers
 from local_stack.drivers import (
+    HeldOutput,
     InvalidBatchResponse,
+    InvocationLog,
     reported_failures,
     schedule_period,
     sqs_record,
@@ -541,3 +544,42 @@ def test_stop_is_prompt_and_lets_the_current_invocation_finish(stack):
     assert "Stopped." in stack.log()
     runs = records(stack, "tick")
     assert sum("start" in e for e in runs) == sum("end" in e for e in runs)  # none cut short
+
+
+# ---------------------------------------------------- quietly (make local without VERBOSE)
+
+
+def test_quietly_a_driver_sums_up_once_a_minute_and_shows_each_failure_with_its_output(
+    monkeypatch, capsys
+):
+    output = HeldOutput(io.StringIO())
+    log = InvocationLog("SCHEDULE rate(5 seconds) -> PropagatorFunction")
+    log.output = output
+    clock = iter([100.0, 130.0, 161.0, 170.0])
+    monkeypatch.setattr(drivers.time, "monotonic", lambda: next(clock))
+    log._since = 100.0
+
+    for outcome in ("ok", "raised", "ok"):
+        with log.invoking() as held:
+            output.write(f'{{"message": "run {outcome}"}}\n')  # the function's log line
+        log.report(f"{outcome} 12ms", held, failed=outcome != "ok", records=2)
+
+    assert output.stream.getvalue() == '{"message": "run raised"}\n'  # only the failed run's
+    assert capsys.readouterr().err.splitlines() == [
+        "SCHEDULE rate(5 seconds) -> PropagatorFunction raised 12ms",
+        "SCHEDULE rate(5 seconds) -> PropagatorFunction: 6 records in 3 invocations in the last "
+        "61s (VERBOSE=1 shows each)",
+    ]
+    output.write("a request's line\n")  # outside a driven invocation: passes through
+    assert output.stream.getvalue().endswith("a request's line\n")
+
+
+def test_by_default_a_driver_logs_each_invocation_with_its_output(capsys):
+    log = InvocationLog("SQS NotificationQueue -> NotifierFunction")
+    with log.invoking() as held:
+        print("the function's line")
+    log.report("1 records, 0 failed 3ms", held, failed=False, records=1)
+
+    captured = capsys.readouterr()
+    assert captured.out == "the function's line\n"
+    assert captured.err == "SQS NotificationQueue -> NotifierFunction 1 records, 0 failed 3ms\n"

@@ -30,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
         "--no-bootstrap", action="store_true", help="create no default app and admin key"
     )
     parser.add_argument(
+        "--verbose", action="store_true",
+        help="a line (and the function's log) per stream batch, queue batch and scheduled run; "
+        "without it, a summary a minute and each failure",
+    )  # fmt: skip
+    parser.add_argument(
         "--parameter", action="append", default=[], type=_parameter, metavar="NAME=VALUE",
         help="override a template parameter (repeatable); local defaults: "
         + ", ".join(f"{name}={value}" for name, value in LOCAL_PARAMETERS.items()),
@@ -45,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         template=args.template,
         bootstrap=not args.no_bootstrap,
         parameters=dict(args.parameter),
+        verbose=args.verbose,
     )
     try:
         stack.start()

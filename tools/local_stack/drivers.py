@@ -11,6 +11,7 @@ state: its poller keeps its own position in the shard, retries and skips.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import sys
@@ -18,9 +19,9 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
 
@@ -36,9 +37,79 @@ MAX_RECEIVE = 10  # SQS hands out at most 10 messages per ReceiveMessage
 VISIBILITY_MARGIN = 0.5  # seconds: a batch is handed over this long before it could come back
 # On stop, an invocation under way may finish: worth a short wait, not a whole propagation run.
 STOP_GRACE_SECONDS = 10
+SUMMARY_SECONDS = 60  # quietly, a driver sums up its invocations this often
 
 _RATE = re.compile(r"rate\(\s*([0-9]+)\s+(second|minute|hour|day)s?\s*\)")
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+class HeldOutput:
+    """sys.stdout while the stack runs quietly: what a function prints during a driven
+    invocation (its log lines, its metrics) is held for that invocation's thread, to be shown
+    only if the invocation fails; everything else passes straight through."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self._local = threading.local()
+
+    def write(self, text: str) -> int:
+        held = getattr(self._local, "held", None)
+        if held is None:
+            return self.stream.write(text)
+        held.append(text)
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding...
+        return getattr(self.stream, name)
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[list[str]]:
+        self._local.held = held = []
+        try:
+            yield held
+        finally:
+            self._local.held = None
+
+
+class InvocationLog:
+    """What a driver says of its invocations: a line each (the default), or, when the stack
+    runs quietly (`output` set), a line a minute summing them up, and at once, with what the
+    function printed, each one that failed."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.output: HeldOutput | None = None
+        self._invocations = self._records = 0
+        self._since = time.monotonic()
+
+    @contextlib.contextmanager
+    def invoking(self) -> Iterator[list[str]]:
+        """Around an invocation: what the function prints, held if quiet."""
+        if self.output is None:
+            yield []
+            return
+        with self.output.holding() as held:
+            yield held
+
+    def report(self, line: str, held: list[str], *, failed: bool, records: int = 0) -> None:
+        if self.output is None or failed:
+            if self.output is not None:
+                self.output.stream.write("".join(held))
+            print(f"{self.name} {line}", file=sys.stderr)
+        if self.output is None:
+            return
+        self._invocations += 1
+        self._records += records
+        elapsed = time.monotonic() - self._since
+        if elapsed >= SUMMARY_SECONDS:
+            records_text = f"{self._records} records in " if self._records else ""
+            print(
+                f"{self.name}: {records_text}{self._invocations} invocations in the last "
+                f"{elapsed:.0f}s (VERBOSE=1 shows each)",
+                file=sys.stderr,
+            )
+            self._invocations = self._records = 0
+            self._since = time.monotonic()
 
 
 class Driver:
@@ -48,6 +119,7 @@ class Driver:
         self.function = function
         self.name = name  # e.g. "SQS Queue -> Function", in log lines
         self.description = description  # the name and its settings, for the start-up banner
+        self.invocations = InvocationLog(name)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"local_stack {name}", daemon=True)
 
@@ -76,6 +148,11 @@ class Drivers:
 
     def __init__(self, drivers: list[Driver]):
         self.drivers = drivers
+
+    def quiet(self, output: HeldOutput) -> None:
+        """Sum up the invocations once a minute; show a failed one with what it printed."""
+        for driver in self.drivers:
+            driver.invocations.output = output
 
     def start(self) -> None:
         for driver in self.drivers:
@@ -297,7 +374,8 @@ class SqsPoller(Driver):
         event = {"Records": [sqs_record(message, self.mapping.queue_arn) for message in messages]}
         outcome = ""
         try:
-            response = self.function.invoke(event)
+            with self.invocations.invoking() as held:
+                response = self.function.invoke(event)
         except Exception:
             print(f"local_stack: {self.function.logical_id} raised:", file=sys.stderr)
             traceback.print_exc()
@@ -313,9 +391,11 @@ class SqsPoller(Driver):
                 failed, outcome = set(message_ids), f", invalid batch response: {error}"
         self._delete([message for message in messages if message["MessageId"] not in failed])
         elapsed = (time.monotonic() - started) * 1000
-        print(
-            f"{self.name} {len(messages)} records, {len(failed)} failed{outcome} {elapsed:.0f}ms",
-            file=sys.stderr,
+        self.invocations.report(
+            f"{len(messages)} records, {len(failed)} failed{outcome} {elapsed:.0f}ms",
+            held,
+            failed=bool(failed),
+            records=len(messages),
         )
 
     def _delete(self, messages: list[MessageTypeDef]) -> None:
@@ -409,10 +489,11 @@ class Schedule(Driver):
         started = time.monotonic()
         outcome = "ok"
         try:
-            self.function.invoke(self._make_event())
+            with self.invocations.invoking() as held:
+                self.function.invoke(self._make_event())
         except Exception:
             print(f"local_stack: {self.function.logical_id} raised:", file=sys.stderr)
             traceback.print_exc()
             outcome = "raised"
         elapsed = (time.monotonic() - started) * 1000
-        print(f"{self.name} {outcome} {elapsed:.0f}ms", file=sys.stderr)
+        self.invocations.report(f"{outcome} {elapsed:.0f}ms", held, failed=outcome != "ok")

@@ -53,7 +53,8 @@ class LocalStackProcess:
     def start(self) -> LocalStackProcess:
         ready = self._dir / "ready.json"
         command = [sys.executable, "-m", "local_stack", "--port", str(self.port)]
-        command += ["--ready-file", str(ready)]
+        # Every driven invocation logged: log() is how tests see what ran.
+        command += ["--ready-file", str(ready), "--verbose"]
         if self.template:
             command += ["--template", str(self.template)]
         if not self.bootstrap:

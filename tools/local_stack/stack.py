@@ -8,7 +8,7 @@ from pathlib import Path
 
 from local_stack.apis import RouteTable, load_apis, load_routes
 from local_stack.authorizer import AccessControl
-from local_stack.drivers import Drivers, load_drivers
+from local_stack.drivers import Drivers, HeldOutput, load_drivers
 from local_stack.gateway import Gateway
 from local_stack.resources import MotoEndpoint, assign_physical_ids, aws_environment, provision
 from local_stack.runtime import LambdaFunction, load_functions
@@ -42,8 +42,10 @@ class LocalStack:
         template: Path | str | None = None,
         bootstrap: bool = True,
         parameters: dict[str, str] | None = None,
+        verbose: bool = True,
     ):
         self.port = port
+        self.verbose = verbose  # a line per driven invocation; or a summary a minute
         self.template_path = Path(template) if template else REPO_ROOT / "template.yaml"
         self.bootstrap = bootstrap
         self.parameters = dict(parameters or {})  # overrides, over LOCAL_PARAMETERS
@@ -60,6 +62,7 @@ class LocalStack:
         self._drivers: Drivers | None = None
         self._saved_environ: dict[str, str] | None = None
         self._saved_modules: set[str] = set()
+        self._held_output: HeldOutput | None = None
 
     def start(self) -> LocalStack:
         self._saved_environ = dict(os.environ)
@@ -78,6 +81,9 @@ class LocalStack:
         os.environ.update(aws_environment(self.endpoint_url))
         assign_physical_ids(template)
         provisioned = provision(template)
+        if not self.verbose:  # before the functions are loaded: their loggers keep sys.stdout
+            self._held_output = HeldOutput(sys.stdout)
+            sys.stdout = self._held_output  # type: ignore[assignment]
         self.functions = load_functions(template)
         apis = load_apis(template, provisioned.usage_plans)
         self.routes = RouteTable(load_routes(template, apis))
@@ -88,6 +94,8 @@ class LocalStack:
         self.url = f"http://{HOST}:{port}"
         # After the gateway: a scheduled function may call the API.
         self._drivers = load_drivers(template, self.functions)
+        if self._held_output is not None:
+            self._drivers.quiet(self._held_output)
         self._drivers.start()
 
     def _create_default_app_and_admin(self) -> None:
@@ -117,6 +125,9 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        if self._held_output is not None:
+            sys.stdout = self._held_output.stream
+            self._held_output = None
         if self._saved_environ is not None:
             os.environ.clear()
             os.environ.update(self._saved_environ)
@@ -145,8 +156,19 @@ class LocalStack:
             lines += [f"  {description}" for description in self._drivers.descriptions()]
         lines += ["", "Try:"]
         lines += [f"  {example}" for example in self.examples()]
+        if self.admin_key:
+            lines += ["", "The README's examples use these; paste them into your shell:"]
+            lines += [f"  {self.exports()}"]
         lines += ["", "Ctrl-C stops it (everything is in memory and goes with it)."]
         return "\n".join(lines)
+
+    def exports(self) -> str:
+        """One shell line setting what the README's examples use: the URL, the admin key, the
+        `default` app's id and ingest key."""
+        return (
+            f"export URL={self.url} ADMIN={self.admin_key} APP={self.default_app_id} "
+            f"INGEST={self.ingest_key}"
+        )
 
     def examples(self) -> list[str]:
         """Up to three curl commands, for routes the template really has."""

@@ -498,7 +498,8 @@ class StreamPoller(Driver):
         sequence_numbers = [_sequence_number(record) for record in records]
         outcome, whole_batch_failed = "", False
         try:
-            response = self.function.invoke({"Records": records})
+            with self.invocations.invoking() as held:
+                response = self.function.invoke({"Records": records})
         except Exception:
             print(f"local_stack: {self.function.logical_id} raised:", file=sys.stderr)
             traceback.print_exc()
@@ -515,9 +516,11 @@ class StreamPoller(Driver):
                     first_failed = min(sequence_numbers.index(number) for number in failed)
         failures = records[first_failed:]
         elapsed = (time.monotonic() - started) * 1000
-        print(
-            f"{self.name} {len(records)} records, {len(failures)} failed{outcome} {elapsed:.0f}ms",
-            file=sys.stderr,
+        self.invocations.report(
+            f"{len(records)} records, {len(failures)} failed{outcome} {elapsed:.0f}ms",
+            held,
+            failed=bool(failures),
+            records=len(records),
         )
         skipped = 0
         if failures:
