@@ -8,7 +8,7 @@ export PYTHONPATH := layers/common/python:tools
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: local test lint typecheck unit bench build admin-key recount openapi clean
+.PHONY: local test lint typecheck unit receiver demo bench build admin-key recount openapi clean
 
 # pip's progress on a terminal (the first install takes about a minute), quiet in CI.
 PIP_INSTALL = pip install --disable-pip-version-check $(if $(CI),--quiet,--progress-bar on)
@@ -48,6 +48,12 @@ COVERAGE_FLOOR := 97
 unit: $(VENV)/.installed
 	$(BIN)/python -m pytest -n 2 -q --cov=layers/common/python --cov=functions \
 		--cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
+
+## receiver: print each webhook or subscription delivery and whether its signature verifies
+#   make receiver [PORT=9000] [SECRET=<the webhook's or subscription's secret>]; not make local's 3000
+receiver: $(VENV)/.installed
+	$(BIN)/python tools/loopback_receiver.py --port $(if $(filter file,$(origin PORT)),9000,$(PORT)) \
+		$(if $(SECRET),--secret '$(SECRET)')
 
 ## bench: DynamoDB request units per event and per read, cold starts (tools/bench/); ARGS="--check"
 bench: $(VENV)/.installed
