@@ -109,7 +109,7 @@ def verify(secret: str, body: bytes, headers: dict[str, str]) -> str:
     the raw body): "verified", or what is wrong. Header names in lower case."""
     timestamp, signature = headers.get("x-eventlog-timestamp"), headers.get("x-eventlog-signature")
     if not timestamp or not signature:
-        return "NOT SIGNED (no X-Eventlog-Timestamp or X-Eventlog-Signature)"
+        return "unsigned (no X-Eventlog-Signature: a Slack message, or not from Eventlog)"
     signed = f"{timestamp}.".encode() + body
     expected = "v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature):
