@@ -28,7 +28,8 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 ## local: the embedded stack (moto + HTTP gateway) on 127.0.0.1:$(PORT); ARGS="--parameter Name=Value"
 #   VERBOSE=1: a line and the function's log for every stream batch, queue batch and scheduled run
 local: $(VENV)/.installed
-	$(BIN)/python -m local_stack --port $(PORT) $(if $(VERBOSE),--verbose) $(ARGS)
+	$(BIN)/python -m local_stack --port $(PORT) --ready-file .eventlog-local/stack.json \
+		$(if $(VERBOSE),--verbose) $(ARGS)
 
 ## test: lint, template checks, type checks and the whole pytest suite with its coverage gate
 test: lint typecheck unit
@@ -54,6 +55,10 @@ unit: $(VENV)/.installed
 receiver: $(VENV)/.installed
 	$(BIN)/python tools/loopback_receiver.py --port $(if $(filter file,$(origin PORT)),9000,$(PORT)) \
 		$(if $(SECRET),--secret '$(SECRET)')
+
+## demo: a demo app with a realistic day of events (make local running, or URL=… ADMIN=…)
+demo: $(VENV)/.installed
+	$(BIN)/python tools/demo.py $(if $(URL),--url '$(URL)' --admin-key '$(ADMIN)') $(ARGS)
 
 ## bench: DynamoDB request units per event and per read, cold starts (tools/bench/); ARGS="--check"
 bench: $(VENV)/.installed

@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         _write_ready_file(args.ready_file, stack)
     stop.wait()
     print("\nStopping the local stack...", file=sys.stderr, flush=True)
+    if args.ready_file:  # nobody should find a stack that is gone
+        args.ready_file.unlink(missing_ok=True)
     stack.stop()
     print("Stopped.", file=sys.stderr, flush=True)
     return 0
@@ -85,6 +87,7 @@ def _write_ready_file(path: Path, stack: LocalStack) -> None:
         "default_app_id": stack.default_app_id,
         "ingest_key": stack.ingest_key,
     }
+    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(info))
     os.replace(partial, path)  # readers never see half a file
