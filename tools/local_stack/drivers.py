@@ -64,7 +64,8 @@ class HeldOutput:
 
     @contextlib.contextmanager
     def holding(self) -> Iterator[list[str]]:
-        self._local.held = held = []
+        held: list[str] = []
+        self._local.held = held
         try:
             yield held
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TextIO, cast
 
 from local_stack.apis import RouteTable, load_apis, load_routes
 from local_stack.authorizer import AccessControl
@@ -83,7 +84,7 @@ class LocalStack:
         provisioned = provision(template)
         if not self.verbose:  # before the functions are loaded: their loggers keep sys.stdout
             self._held_output = HeldOutput(sys.stdout)
-            sys.stdout = self._held_output  # type: ignore[assignment]
+            sys.stdout = cast(TextIO, self._held_output)
         self.functions = load_functions(template)
         apis = load_apis(template, provisioned.usage_plans)
         self.routes = RouteTable(load_routes(template, apis))
