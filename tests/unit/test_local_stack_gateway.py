@@ -3,6 +3,7 @@ what API Gateway does around the handlers (authorizer, API keys, errors, binary 
 
 import base64
 import json
+import socket
 import textwrap
 import time
 from pathlib import Path
@@ -253,6 +254,35 @@ def test_authorizer_outcomes(stack, mode, status, body):
 def test_no_route(stack):
     for response in (get(stack, "/nowhere"), requests.delete(stack.url + "/public", timeout=30)):
         assert (response.status_code, response.json()) == (404, {"error": "NOT_FOUND"})
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "BREW", "PROPFIND"])
+@pytest.mark.parametrize("path", ["/public", "/nowhere"])
+def test_a_method_no_route_has_gets_the_json_answer_of_an_unknown_route(stack, method, path):
+    response = requests.request(method, stack.url + path, timeout=30)
+    assert (response.status_code, response.json()) == (404, {"error": "NOT_FOUND"})
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+
+
+@pytest.mark.parametrize(
+    ("request_line", "status"),
+    [
+        (b"GET /public HTTP/1.1 extra", 400),  # too many words
+        (b"GET /public HTTP/x.y", 400),  # no version number
+        (b"GET /public HTTP/3.0", 505),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1", 414),  # over http.server's 64 KB line
+    ],
+)
+def test_a_malformed_request_gets_a_json_refusal_not_html(stack, request_line, status):
+    host, port = stack.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(request_line + b"\r\nHost: x\r\n\r\n")
+        reply = connection.makefile("rb").read()  # the server closes the connection after it
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} ".encode()), head
+    assert b"Content-Type: application/json" in head
+    assert json.loads(body)["message"]
 
 
 def test_failing_handlers_give_502(stack):

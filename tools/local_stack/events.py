@@ -119,7 +119,9 @@ def proxy_event(
     body: str | None = None
     encoded = False
     if request.body:
-        if is_binary(request.header("Content-Type"), route.api.binary_media_types):
+        # API Gateway reads a request without a Content-Type as application/json.
+        content_type = request.header("Content-Type") or "application/json"
+        if is_binary(content_type, route.api.binary_media_types):
             body, encoded = base64.b64encode(request.body).decode(), True
         else:
             body = request.body.decode("utf-8", errors="replace")

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -24,7 +25,6 @@ from local_stack.gateway_responses import ErrorContext, gateway_response
 from local_stack.runtime import LambdaFunction
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
 @dataclass
@@ -231,9 +231,24 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(response.body)
 
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        """`do_<METHOD>` for every method, TRACE or made up alike: the route table decides, and a
+        method no route has gets API Gateway's answer to an unknown route (not http.server's
+        HTML 501)."""
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a malformed request line or header, a request line over
+        64 KB) as API Gateway's JSON `{"message": ...}`, not HTML."""
+        reason = message or self.responses.get(code, ("Bad Request",))[0]
+        self.log_error("code %d, message %s", code, reason)
+        body = json.dumps({"message": reason}).encode()
+        self.close_connection = True  # what came after a malformed request can't be trusted
+        # An unparsed request line counts as HTTP/0.9, answered without status line or headers.
+        self.request_version = self.protocol_version
+        self._send(HttpResponse(code, [("Content-Type", "application/json")], body))
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass  # _serve logs one line per request instead
-
-
-for _method in HTTP_METHODS:
-    setattr(_RequestHandler, f"do_{_method}", _RequestHandler._serve)
