@@ -8,7 +8,7 @@ export PYTHONPATH := layers/common/python:tools
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: local test lint typecheck unit receiver demo bench build admin-key recount openapi clean
+.PHONY: local sam-local test-sam-local test lint typecheck unit receiver demo bench build deploy admin-key smoke delete recount openapi clean
 
 # pip's progress on a terminal (the first install takes about a minute), quiet in CI.
 PIP_INSTALL = pip install --disable-pip-version-check $(if $(CI),--quiet,--progress-bar on)
@@ -72,9 +72,32 @@ openapi: $(VENV)/.installed
 build: $(SAM_VENV)/.installed
 	$(SAM_VENV)/bin/sam build
 
+# A stack's region is REGION, else your AWS configuration's, not this file's default (which is
+# for the local tools): commands on a deployed stack run without it.
+STACK_ENV := $(if $(filter file,$(origin AWS_DEFAULT_REGION)),env -u AWS_DEFAULT_REGION)
+STACK_ARGS = $(if $(STACK),--stack $(STACK)) $(if $(REGION),--region $(REGION))
+
+## deploy: sam build, sam deploy (--guided the first time or with DEPLOY_GUIDED=1), the signing
+#   secret when missing, then the API's URL (docs/deploying.md): [STACK=eventlog] [REGION=...]
+#   [BUILD_ARGS=--use-container] (without python3.11 here: sam builds in Docker)
+deploy: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(SAM_VENV)/bin/sam build $(BUILD_ARGS)
+	$(STACK_ENV) $(BIN)/python tools/deploy.py deploy $(STACK_ARGS) \
+		$(if $(filter 1,$(DEPLOY_GUIDED)),--guided)
+
 ## admin-key: the first admin key of a deployed stack (AWS credentials needed): make admin-key STACK=eventlog
 admin-key: $(VENV)/.installed
-	$(BIN)/python tools/create_admin_key.py --stack $(or $(STACK),eventlog)
+	$(STACK_ENV) $(BIN)/python tools/create_admin_key.py --stack $(or $(STACK),eventlog) \
+		$(if $(REGION),--region $(REGION))
+
+## smoke: a deployed stage (or make local's) end to end: make smoke URL=https://... ADMIN=<admin key>
+smoke: $(VENV)/.installed
+	$(if $(and $(URL),$(ADMIN)),,$(error make smoke needs URL=<the API's URL> ADMIN=<an admin key>))
+	$(BIN)/python tools/smoke.py
+
+## delete: explains what stays (the retained tables, the secrets), then sam delete once confirmed
+delete: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(STACK_ENV) $(BIN)/python tools/deploy.py delete $(STACK_ARGS)
 
 ## recount: rewrite an app's aggregates of UTC days [SINCE, UNTIL) from its raw events (tools/recount.py)
 #   make recount APP=3 SINCE=2026-02-10 UNTIL=2026-02-12 [ENDPOINT=http://127.0.0.1:PORT | STACK=eventlog]
@@ -88,10 +111,8 @@ ifeq ($(or $(ENDPOINT),$(STACK)),)
 $(error make recount needs ENDPOINT=<the moto endpoint make local prints> or STACK=<a deployed stack>)
 endif
 endif
-# A stack's region is your AWS configuration's unless REGION is given, not this file's default.
-RECOUNT_ENV := $(if $(filter file,$(origin AWS_DEFAULT_REGION)),env -u AWS_DEFAULT_REGION)
 recount: $(VENV)/.installed
-	$(if $(ENDPOINT),,$(RECOUNT_ENV)) $(BIN)/python tools/recount.py --app $(APP) \
+	$(if $(ENDPOINT),,$(STACK_ENV)) $(BIN)/python tools/recount.py --app $(APP) \
 		--since $(SINCE) --until $(UNTIL) $(ARGS) \
 		$(if $(ENDPOINT),--endpoint-url $(ENDPOINT),--stack $(STACK) $(if $(REGION),--region $(REGION)))
 

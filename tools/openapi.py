@@ -17,10 +17,13 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ValidationError
 
 from local_stack.resources import assign_physical_ids
 from local_stack.runtime import global_environment, import_module_from
@@ -138,6 +141,40 @@ EXTRA_RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
         }
     },
 }
+# Swagger UI's sections, in this order: a tag per route group, one per seed profile (seed 004's
+# API is the native one).
+TAGS = {
+    "apps": "Apps: each holds its events, keys, alert rules and subscriptions (also seed 004's)",
+    "keys": "Admin, user and ingest keys, and bearer tokens (JWT)",
+    "ingest": "Sending events",
+    "events": "An app's events: list, get, delete",
+    "statistics": "Counts over time, by level, name and service, top messages, the hourly chart",
+    "alerts": "Alert rules: which events notify, through which channels",
+    "subscriptions": "Forwarding an app's new events to a URL, in signed batches",
+    "seed 000: event logging": "The event logging API (integer ids): docs/profiles/seed-000.md",
+    "seed 001: event tracker": "The event tracker API (`/api/v1`, `/admin/v1`): seed-001.md",
+    "seed 002: log processing": "The log processing API (`/logs`, `/metrics`): seed-002.md",
+    "seed 003: event consumer": "The event consumer API (`/api/event`, `/api/ready`): seed-003.md",
+    "console": "The web console: a page in the browser over this API",
+    "service": "Liveness and this documentation (no credential)",
+}
+# (method, or None for any; path pattern; tag): the first rule that matches tags an operation.
+TAG_RULES: list[tuple[str | None, str, str]] = [
+    (None, r"^/apps(/\{app_id\})?$", "apps"),
+    (None, r"^/(keys|tokens)(/|$)", "keys"),
+    ("post", r"^/apps/\{app_id\}/events$", "ingest"),
+    (None, r"^/apps/\{app_id\}/events(/|$)", "events"),
+    (None, r"^/apps/\{app_id\}/stats/", "statistics"),
+    (None, r"^/apps/\{app_id\}/alert-rules(/|$)", "alerts"),
+    (None, r"^/apps/\{app_id\}/subscriptions(/|$)", "subscriptions"),
+    (None, r"^/events(/|$)", "seed 000: event logging"),
+    (None, r"^/(api/v1|admin/v1)/|^/health/ping$", "seed 001: event tracker"),
+    (None, r"^/(logs|metrics)$", "seed 002: log processing"),
+    (None, r"^(/api)?/(event|ready)$", "seed 003: event consumer"),
+    (None, r"^/console(/|$)", "console"),
+    (None, r"^/(health|docs|openapi\.json)$", "service"),
+]
+
 # Powertools documents its own validation error (422, HTTPValidationError); the service answers
 # validation errors with 400 and the Error body instead.
 POWERTOOLS_VALIDATION_STATUS = "422"
@@ -331,6 +368,126 @@ def with_request_bodies(paths: dict[str, Any], components: dict[str, Any]) -> No
         operation["requestBody"] = request_body(*(refs[(m, "validation")] for m in models))
 
 
+def _request_examples() -> dict[tuple[str, str], tuple[type[BaseModel], dict[str, Any]]]:
+    """(method, path) -> (the body's model, named example bodies; a list: a batch of them)."""
+    from eventlog.compat.models.consumer import ConsumerEvent
+    from eventlog.compat.models.event_logging import LoggedEventIn
+    from eventlog.compat.models.logs import LogIn
+    from eventlog.compat.models.tracker import TrackerEventIn
+    from eventlog.models.admin import KeyIn, TokenIn
+    from eventlog.models.alerts import AlertRuleIn
+    from eventlog.models.events import EventIn
+
+    error = {
+        "level": "error",
+        "name": "checkout.failed",
+        "service": "payments",
+        "message": "TimeoutError: the card processor did not answer within 5 s",
+        "tags": {"env": "prod", "version": "1.4.2"},
+        "event_id": "order-1842-attempt-1",
+    }
+    consumer: tuple[type[BaseModel], dict[str, Any]] = (
+        ConsumerEvent,
+        {
+            "a list of events": [
+                {"event_type": "order.created", "event_payload": {"order": 1842, "total": 59.9}},
+                {"event_type": "order.paid", "event_payload": "order 1842 paid by card"},
+            ]
+        },
+    )
+    return {
+        ("post", "/apps/{app_id}/events"): (
+            EventIn,
+            {
+                "an error": error,
+                "a batch": [
+                    {"level": "info", "name": "checkout.started", "service": "web"},
+                    {"level": "warning", "message": "retrying the card processor", "count": 2},
+                ],
+            },
+        ),
+        ("post", "/keys"): (
+            KeyIn,
+            {
+                "a user key of app 2": {"role": "user", "app_id": 2, "label": "dashboards"},
+                "an ingest key of app 2": {"role": "ingest", "app_id": 2, "label": "web tier"},
+            },
+        ),
+        ("post", "/tokens"): (
+            TokenIn,
+            {"an hour of reading app 2": {"role": "user", "app_id": 2, "expires_in": 3600}},
+        ),
+        ("post", "/apps/{app_id}/alert-rules"): (
+            AlertRuleIn,
+            {
+                "payment errors piling up": {
+                    "description": "More than 10 payment errors in 5 minutes",
+                    "min_level": "error",
+                    "service": "payments",
+                    "condition": {"type": "threshold", "more_than": 10, "window_minutes": 5},
+                    "channels": [{"type": "sns"}],
+                }
+            },
+        ),
+        ("post", "/events"): (
+            LoggedEventIn,
+            {
+                "a signup": {
+                    "event_type": "user.signup",
+                    "service_name": "accounts",
+                    "additional_data": {"plan": "pro"},
+                }
+            },
+        ),
+        ("post", "/logs"): (
+            LogIn,
+            {
+                "a JSON log": {
+                    "level": "ERROR",
+                    "service": "api",
+                    "message": "upstream timed out",
+                    "request_id": "req-7f3a",
+                }
+            },
+        ),
+        ("post", "/api/event"): consumer,
+        ("post", "/event"): consumer,
+        ("post", "/api/v1/events/{name}"): (
+            TrackerEventIn,
+            {"three occurrences": {"count": 3, "date": "2026-02-10 14:30:00"}},
+        ),
+    }
+
+
+def with_request_examples(paths: dict[str, Any]) -> None:
+    """Example bodies in Swagger UI; each is checked against its model, so none goes stale."""
+    for (method, path), (model, examples) in _request_examples().items():
+        for name, value in examples.items():
+            try:
+                for item in value if isinstance(value, list) else [value]:
+                    model.model_validate(item)
+            except ValidationError as error:
+                raise OpenApiError(f"{method.upper()} {path}: example {name!r}: {error}") from error
+        content = paths[path][method]["requestBody"]["content"]["application/json"]
+        content["examples"] = {name: {"value": value} for name, value in examples.items()}
+
+
+def with_tags(paths: dict[str, Any]) -> None:
+    for path, path_item in paths.items():
+        for method, operation in path_item.items():
+            tag = next(
+                (
+                    tag
+                    for rule_method, pattern, tag in TAG_RULES
+                    if rule_method in (None, method) and re.search(pattern, path)
+                ),
+                None,
+            )
+            if tag is None:
+                raise OpenApiError(f"{method.upper()} {path}: no rule of TAG_RULES tags it")
+            operation["tags"] = [tag]
+
+
 # ---------------------------------------------------------------- the whole API
 
 
@@ -425,11 +582,14 @@ def build() -> dict[str, Any]:
         [with_query_constraints(function_schema(template, fn)) for fn in functions]
     )
     with_request_bodies(paths, components)
+    with_request_examples(paths)
+    with_tags(paths)
     _document_credentials_and_errors(paths, routes, route_roles(template))
     components = _used_components(paths, {**components, "Error": ERROR_SCHEMA})
     return {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},
+        "tags": [{"name": name, "description": text} for name, text in TAGS.items()],
         "paths": paths,
         "components": {"schemas": components, "securitySchemes": SECURITY_SCHEMES},
     }

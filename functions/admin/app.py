@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from deletion_deadline import DELETION_RESPONSES, Cursor, deletion_deadline, with_cursor
-from eventlog_api import create_resolver, json_response
+from eventlog_api import create_resolver, json_response, known_query
 
 from eventlog.access import apps, keys, tokens
 from eventlog.access.auth import JTI_PATTERN
@@ -45,7 +45,11 @@ app.include_router(tracker_admin_routes.router)
 PageLimit = Annotated[int, Query(ge=1, le=100)]
 
 
-@app.post("/apps/<app_id>", status_code=HTTPStatus.CREATED)
+@app.post(
+    "/apps/<app_id>",
+    status_code=HTTPStatus.CREATED,
+    summary="Create an app; its ingest key is returned this once",
+)
 def create_app(
     app_id: Annotated[AppName, Path(description="The new app's name")],
 ) -> Response[AppCreated]:
@@ -55,49 +59,59 @@ def create_app(
     return json_response(created, HTTPStatus.CREATED)
 
 
-@app.get("/apps")
+@app.get("/apps", summary="List the apps")
 def list_apps(
     limit: PageLimit = 20, cursor: Annotated[int | None, Query(ge=0)] = None
 ) -> Response[AppPage]:
+    known_query(app, ("limit", "cursor"))
     return json_response(apps.list_apps(limit, cursor))
 
 
-@app.get("/apps/<app_id>")
+@app.get("/apps/<app_id>", summary="Get an app")
 def get_app(app_id: int) -> Response[App]:
     return json_response(apps.get_app(app_id))
 
 
-@app.post("/keys", status_code=HTTPStatus.CREATED)
+@app.post(
+    "/keys",
+    status_code=HTTPStatus.CREATED,
+    summary="Create an admin, user or ingest key; the key is returned this once",
+)
 def create_key(request: Annotated[KeyIn, Body()]) -> Response[KeyCreated]:
     created = keys.create_key(request)
     logger.info("key created", extra={"key_id": created.id, "role": created.role})
     return json_response(created, HTTPStatus.CREATED)
 
 
-@app.get("/keys")
+@app.get("/keys", summary="List keys (never their values), or one app's")
 def list_keys(
     limit: PageLimit = 20,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
     app_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response[KeyPage]:
+    known_query(app, ("limit", "cursor", "app_id"))
     return json_response(keys.list_keys(limit, cursor, app_id))
 
 
-@app.delete("/keys/<key_id>")
+@app.delete("/keys/<key_id>", summary="Revoke a key")
 def revoke_key(key_id: str) -> Response[Key]:
     revoked = keys.revoke_key(key_id)
     logger.info("key revoked", extra={"key_id": key_id})
     return json_response(revoked)
 
 
-@app.post("/tokens", status_code=HTTPStatus.CREATED)
+@app.post(
+    "/tokens",
+    status_code=HTTPStatus.CREATED,
+    summary="Mint a bearer token (a JWT with a role and an app)",
+)
 def create_token(request: Annotated[TokenIn, Body()]) -> Response[TokenOut]:
     minted = tokens.mint_token(request)
     logger.info("token minted", extra={"jti": minted.jti, "role": request.role.value})
     return json_response(minted, HTTPStatus.CREATED)
 
 
-@app.delete("/tokens/<jti>")
+@app.delete("/tokens/<jti>", summary="Revoke a bearer token before it expires")
 def revoke_token(
     jti: Annotated[str, Path(pattern=JTI_PATTERN, description="The token's jti")],
 ) -> Response[TokenRevoked]:
@@ -106,7 +120,11 @@ def revoke_token(
     return json_response(revoked)
 
 
-@app.delete("/apps/<app_id>/events", responses=DELETION_RESPONSES)
+@app.delete(
+    "/apps/<app_id>/events",
+    responses=DELETION_RESPONSES,
+    summary="Delete every event of a name, and its counts",
+)
 def delete_events_named(
     app_id: int,
     name: Annotated[Label, Query(description="Delete every event of this name")],
@@ -120,7 +138,7 @@ def delete_events_named(
     return with_cursor(json_response(result.summary), result.cursor)
 
 
-@app.delete("/apps/<app_id>/events/<event_id>")
+@app.delete("/apps/<app_id>/events/<event_id>", summary="Delete an event, and its counts")
 def delete_event(app_id: int, event_id: str) -> Response[Event]:
     deleted = deletion.delete_event(app_id, event_id)
     logger.info("event deleted", extra={"app_id": app_id, "event_id": event_id})

@@ -7,7 +7,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-from eventlog_api import json_response
+from eventlog_api import json_response, known_query
 
 from eventlog.delivery import subscriptions
 from eventlog.models.subscriptions import (
@@ -21,7 +21,11 @@ logger = Logger(child=True)
 router = Router()
 
 
-@router.post("/apps/<app_id>/subscriptions", status_code=HTTPStatus.CREATED)
+@router.post(
+    "/apps/<app_id>/subscriptions",
+    status_code=HTTPStatus.CREATED,
+    summary="Subscribe a URL to an app's new events, in signed batches",
+)
 def create_subscription(
     app_id: int, request: Annotated[SubscriptionIn, Body()]
 ) -> Response[Subscription]:
@@ -30,21 +34,28 @@ def create_subscription(
     return json_response(created, HTTPStatus.CREATED)
 
 
-@router.get("/apps/<app_id>/subscriptions")
+@router.get("/apps/<app_id>/subscriptions", summary="List an app's subscriptions")
 def list_subscriptions(
     app_id: int,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response[SubscriptionPage]:
+    known_query(router, ("limit", "cursor"))
     return json_response(subscriptions.list_subscriptions(app_id, limit, cursor))
 
 
-@router.get("/apps/<app_id>/subscriptions/<subscription_id>")
+@router.get(
+    "/apps/<app_id>/subscriptions/<subscription_id>",
+    summary="Get a subscription and how its deliveries go",
+)
 def get_subscription(app_id: int, subscription_id: str) -> Response[Subscription]:
     return json_response(subscriptions.get_subscription(app_id, subscription_id))
 
 
-@router.patch("/apps/<app_id>/subscriptions/<subscription_id>")
+@router.patch(
+    "/apps/<app_id>/subscriptions/<subscription_id>",
+    summary="Change a subscription (the fields sent); re-enable it",
+)
 def update_subscription(
     app_id: int, subscription_id: str, request: Annotated[SubscriptionUpdate, Body()]
 ) -> Response[Subscription]:
@@ -55,7 +66,7 @@ def update_subscription(
     return json_response(updated)
 
 
-@router.delete("/apps/<app_id>/subscriptions/<subscription_id>")
+@router.delete("/apps/<app_id>/subscriptions/<subscription_id>", summary="Delete a subscription")
 def delete_subscription(app_id: int, subscription_id: str) -> Response[Subscription]:
     deleted = subscriptions.delete_subscription(app_id, subscription_id)
     logger.info(

@@ -15,7 +15,11 @@ logger = Logger(child=True)
 router = Router()
 
 
-@router.delete("/admin/v1/events/<name>", responses=DELETION_RESPONSES)
+@router.delete(
+    "/admin/v1/events/<name>",
+    responses=DELETION_RESPONSES,
+    summary="Delete every occurrence of an event",
+)
 def delete_occurrences(name: str, cursor: Cursor = None) -> Response[TrackerDeleted]:
     """Every occurrence of `name` in the default app (admin keys have no app of their own)."""
     name = unquote(name)  # API Gateway passes path parameters percent-encoded

@@ -62,7 +62,11 @@ def _ingest(app_id: int, payload: Any) -> dict[str, Any]:
     }
 
 
-@app.post("/apps/<app_id>/events", status_code=HTTPStatus.CREATED)
+@app.post(
+    "/apps/<app_id>/events",
+    status_code=HTTPStatus.CREATED,
+    summary="Send an event, or a batch of up to 100",
+)
 def post_events(app_id: int) -> Response[Event | BatchResult]:
     payload = json_body(app)
     answer = answer_once(app, f"app:{app_id}", lambda: _ingest(app_id, payload))

@@ -35,8 +35,8 @@ def _events(payload: Any) -> list[ConsumerEvent]:
         raise InvalidInputError(f"invalid {fields}: nothing was stored", details) from None
 
 
-@router.post("/api/event")
-@router.post("/event")
+@router.post("/api/event", summary="Send typed events, one or a list")
+@router.post("/event", summary="Send typed events, one or a list (without /api)")
 def post_events() -> Response[ConsumerAccepted]:
     app_id = registry.app_or_default(caller_app_id(router))  # 401 comes before any 400
     events = _events(json_body(router))

@@ -27,7 +27,11 @@ def _parse(payload: Any) -> LoggedEventIn:
         raise ingestion.invalid_input(error) from None
 
 
-@router.post("/events", status_code=HTTPStatus.CREATED)
+@router.post(
+    "/events",
+    status_code=HTTPStatus.CREATED,
+    summary="Log an event; it gets the next number of its app",
+)
 def log_event() -> Response[LoggedEvent]:
     """Into the caller's app (an admin's: the default app), numbered 1, 2, 3... in that app."""
     request = _parse(json_body(router))

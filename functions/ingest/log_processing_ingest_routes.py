@@ -16,7 +16,11 @@ logger = Logger(child=True)
 router = Router()
 
 
-@router.post("/logs", status_code=HTTPStatus.CREATED)
+@router.post(
+    "/logs",
+    status_code=HTTPStatus.CREATED,
+    summary="Send a log: JSON, or a syslog or plain text line",
+)
 def post_log() -> Response[LogAccepted]:
     """Seed 002: into the caller's app (an admin's: the default app)."""
     app_id = caller_app_id(router)  # 401 comes before any 400

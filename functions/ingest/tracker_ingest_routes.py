@@ -17,6 +17,7 @@ router = Router()
 # No return annotation: the body is empty, not JSON.
 @router.post(
     "/api/v1/events/<name>",
+    summary="Record occurrences of a named event",
     status_code=HTTPStatus.CREATED,
     responses={201: {"description": "Recorded; the body is empty, as the seed's", "content": {}}},
 )

@@ -1,10 +1,11 @@
 """Query: list and get an app's events; the unauthenticated health check. The seed profiles'
 read routes are in their routers: seed 000 (`event_logging_query_routes`), 001
 (`tracker_query_routes`), 002 (`log_processing_query_routes`), 003 (`consumer_query_routes`),
-and the API documentation (`docs_routes`)."""
+the API documentation (`docs_routes`) and the web console (`console_routes`)."""
 
 from typing import Annotated
 
+import console_routes
 import consumer_query_routes
 import docs_routes
 import event_logging_query_routes
@@ -25,6 +26,7 @@ from eventlog.models.events import Event, EventPage, EventQuery
 get_settings()
 logger = Logger()
 app = create_resolver()
+app.include_router(console_routes.router)
 app.include_router(consumer_query_routes.router)
 app.include_router(docs_routes.router)
 app.include_router(event_logging_query_routes.router)
@@ -32,18 +34,20 @@ app.include_router(log_processing_query_routes.router)
 app.include_router(tracker_query_routes.router)
 
 
-@app.get("/health")
+@app.get("/health", summary="Liveness: answers without a credential")
 def health() -> Response[dict[str, str]]:
     return json_response({"status": "ok"})
 
 
-@app.get("/apps/<app_id>/events")
+@app.get(
+    "/apps/<app_id>/events", summary="List an app's events, newest first, filtered and paginated"
+)
 def list_events(app_id: int, query: Annotated[EventQuery, Query()]) -> Response[EventPage]:
     known_query(app, EventQuery)
     return json_response(queries.list_events(app_id, query))
 
 
-@app.get("/apps/<app_id>/events/<event_id>")
+@app.get("/apps/<app_id>/events/<event_id>", summary="Get an event")
 def get_event(app_id: int, event_id: str) -> Response[Event]:
     return json_response(queries.get_event(app_id, event_id))
 

@@ -11,8 +11,8 @@ logger = Logger(child=True)
 router = Router()
 
 
-@router.get("/api/ready")
-@router.get("/ready")
+@router.get("/api/ready", summary="Readiness: is the service up")
+@router.get("/ready", summary="Readiness: is the service up (without /api)")
 def ready() -> Response[dict[str, str]]:
     """Seed 003 (its document says /api/ready, its code /ready): ready only when DynamoDB
     answers. Like every seed 003 route, it answers 401 with the reason to an unknown caller."""

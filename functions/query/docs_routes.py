@@ -9,10 +9,11 @@ stage the page came from.
 import functools
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from eventlog_api import rest_event
 
@@ -28,8 +29,12 @@ SPEC_RESPONSE: dict[int, OpenAPIResponse] = {
 }
 PAGE_RESPONSE: dict[int, OpenAPIResponse] = {
     200: {
-        "description": "Swagger UI, with this OpenAPI document embedded",
-        "content": {"text/html": {"schema": {"type": "string"}}},
+        "description": "Swagger UI, with this OpenAPI document embedded; with `format=json`, "
+        "the document itself",
+        "content": {
+            "text/html": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
     }
 }
 
@@ -67,14 +72,29 @@ def _spec_for_this_request() -> str:
 
 
 # No return annotations: Powertools would try to validate a Response as a model.
-@router.get("/openapi.json", responses=SPEC_RESPONSE)
+@router.get("/openapi.json", responses=SPEC_RESPONSE, summary="This OpenAPI document, as JSON")
 def openapi_document():
     return Response(200, content_types.APPLICATION_JSON, _spec_for_this_request())
 
 
 # compress: the page is ~1.7 MB, gzip makes it ~0.5 MB (API Gateway passes it as binary).
-@router.get("/docs", responses=PAGE_RESPONSE, compress=True)
-def swagger_page():
+@router.get(
+    "/docs",
+    responses=PAGE_RESPONSE,
+    compress=True,
+    summary="Swagger UI: this page; ?format=json gives the document",
+)
+def swagger_page(
+    output: Annotated[
+        Literal["json"] | None,
+        Query(
+            alias="format",
+            description="`json`: the OpenAPI document instead of the page (the page's own link)",
+        ),
+    ] = None,
+):
+    if output == "json":
+        return openapi_document()
     # Imported here: Swagger UI's modules would double the query function's cold start.
     from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 

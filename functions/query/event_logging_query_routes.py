@@ -14,7 +14,7 @@ from eventlog.storage import registry
 router = Router()
 
 
-@router.get("/events")
+@router.get("/events", summary="List logged events, filtered by level, type and time")
 def list_logged_events(query: Annotated[LoggedEventQuery, Query()]) -> Response[list[LoggedEvent]]:
     """The caller's app's seed 000 events, ascending by event_id. The body stays the seed's bare
     list; when more remain, a `Link: <?after=N&limit=M>; rel="next"` header says where to go on
@@ -28,7 +28,7 @@ def list_logged_events(query: Annotated[LoggedEventQuery, Query()]) -> Response[
     return reply
 
 
-@router.get("/events/<event_id>")
+@router.get("/events/<event_id>", summary="Get a logged event by its number")
 def get_logged_event(event_id: str) -> Response[LoggedEvent]:
     app_id = registry.app_or_default(caller_app_id(router))
     return json_response(LoggedEvent.of(queries.get_numbered(app_id, event_id)))

@@ -13,7 +13,7 @@ from eventlog.compat.models.logs import LogQuery, LogRecord
 router = Router()
 
 
-@router.get("/logs")
+@router.get("/logs", summary="List logs, filtered by level, service and time")
 def list_logs(query: Annotated[LogQuery, Query()]) -> Response[list[LogRecord]]:
     """Seed 002: the caller's app's most recent logs, sorted by timestamp."""
     known_query(router, LogQuery)

@@ -9,7 +9,7 @@ from eventlog.compat.models.tracker import Pong
 router = Router()
 
 
-@router.get("/health/ping")
+@router.get("/health/ping", summary="Ping: answers without a credential")
 def ping() -> Response[Pong]:
     """No credential needed (template.yaml: Authorizer NONE)."""
     return json_response(Pong(message="pong"))

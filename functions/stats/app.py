@@ -64,37 +64,42 @@ def freshness(resolver: APIGatewayRestResolver, next_middleware: NextMiddleware)
 app.use(middlewares=[freshness])
 
 
-@app.get("/apps/<app_id>/stats/timeseries")
+@app.get("/apps/<app_id>/stats/timeseries", summary="Event counts per minute, hour or day")
 def timeseries(app_id: int, query: Annotated[TimeseriesQuery, Query()]) -> Response[Timeseries]:
     known_query(app, TimeseriesQuery)
     return json_response(statistics.timeseries(app_id, query))
 
 
-@app.get("/apps/<app_id>/stats/by-level")
+@app.get("/apps/<app_id>/stats/by-level", summary="Event counts per level")
 def by_level(app_id: int, query: Annotated[CountsQuery, Query()]) -> Response[ByLevel]:
     known_query(app, CountsQuery)
     return json_response(statistics.by_level(app_id, query))
 
 
-@app.get("/apps/<app_id>/stats/by-name")
+@app.get("/apps/<app_id>/stats/by-name", summary="Event counts per name and per service")
 def by_name(app_id: int, query: Annotated[LevelFilter, Query()]) -> Response[ByName]:
     known_query(app, LevelFilter)
     return json_response(statistics.by_name(app_id, query))
 
 
-@app.get("/apps/<app_id>/stats/top-messages")
+@app.get(
+    "/apps/<app_id>/stats/top-messages", summary="The most frequent messages, grouped by shape"
+)
 def top_messages(app_id: int, query: Annotated[TopMessagesQuery, Query()]) -> Response[TopMessages]:
     known_query(app, TopMessagesQuery)
     return json_response(statistics.top_messages(app_id, query))
 
 
-@app.get("/apps/<app_id>/stats/hourly")
+@app.get("/apps/<app_id>/stats/hourly", summary="Event counts per hour of the day, in a time zone")
 def hourly(app_id: int, query: Annotated[HourlyQuery, Query()]) -> Response[Hourly]:
     known_query(app, HourlyQuery)
     return json_response(statistics.hourly(app_id, query))
 
 
-@app.get("/apps/<app_id>/stats/notifications")
+@app.get(
+    "/apps/<app_id>/stats/notifications",
+    summary="Notifications sent, failed, suppressed and dropped",
+)
 def notifications(
     app_id: int, query: Annotated[StatsRange, Query()]
 ) -> Response[NotificationCounts]:
@@ -111,7 +116,11 @@ PNG_RESPONSE: dict[int, OpenAPIResponse] = {
 
 
 # No return annotation: Powertools would validate the PNG's bytes as JSON.
-@app.get("/apps/<app_id>/stats/hourly.png", responses=PNG_RESPONSE)
+@app.get(
+    "/apps/<app_id>/stats/hourly.png",
+    responses=PNG_RESPONSE,
+    summary="Event counts per hour of the day, as a PNG bar chart",
+)
 def hourly_png(app_id: int, query: Annotated[HourlyQuery, Query()]):
     known_query(app, HourlyQuery)
     # Powertools sends bytes base64-encoded; API Gateway decodes them (BinaryMediaTypes).

@@ -11,6 +11,6 @@ from eventlog.stats import statistics
 router = Router()
 
 
-@router.get("/metrics")
+@router.get("/metrics", summary="All-time log counts, in total and per level")
 def metrics() -> Response[Metrics]:
     return json_response(statistics.metrics(caller_app_id(router)))

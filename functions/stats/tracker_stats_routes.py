@@ -27,19 +27,23 @@ PNG_RESPONSE: dict[int, OpenAPIResponse] = {
 # Path parameters arrive percent-encoded (as API Gateway passes them): `unquote` gives the name.
 
 
-@router.get("/api/v1/events")
+@router.get("/api/v1/events", summary="Occurrences per event and day")
 def daily_counts(query: Annotated[DateRange, Query()]) -> Response[list[DailyCount]]:
     known_query(router, DateRange)
     return json_response(tracker.daily_counts(caller_app_id(router), query))
 
 
-@router.get("/api/v1/event_history")
+@router.get("/api/v1/event_history", summary="Total occurrences of each event")
 def history() -> Response[list[EventTotal]]:
     return json_response(tracker.history(caller_app_id(router)))
 
 
 # No return annotation: Powertools would validate the PNG's bytes as JSON.
-@router.get("/api/v1/event_frequencies/<name>/hist", responses=PNG_RESPONSE)
+@router.get(
+    "/api/v1/event_frequencies/<name>/hist",
+    responses=PNG_RESPONSE,
+    summary="An event's occurrences per hour of the day, as a PNG bar chart",
+)
 def histogram(name: str):
     # Powertools sends bytes base64-encoded; API Gateway decodes them (BinaryMediaTypes).
     return Response(
@@ -49,16 +53,18 @@ def histogram(name: str):
     )
 
 
-@router.get("/admin/v1/events/<name>")
+@router.get("/admin/v1/events/<name>", summary="An event's occurrences per day")
 def events_named(name: str) -> Response[list[DailyCount]]:
     return json_response(tracker.events_named(caller_app_id(router), unquote(name)))
 
 
-@router.get("/admin/v1/event_frequencies/<name>")
+@router.get(
+    "/admin/v1/event_frequencies/<name>", summary="An event's occurrences per hour of the day"
+)
 def frequency(name: str) -> Response[Frequency]:
     return json_response(tracker.frequency(caller_app_id(router), unquote(name)))
 
 
-@router.get("/admin/v1/event_frequencies")
+@router.get("/admin/v1/event_frequencies", summary="Every event's occurrences per hour of the day")
 def frequencies() -> Response[list[Frequency]]:
     return json_response(tracker.frequencies(caller_app_id(router)))

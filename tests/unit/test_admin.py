@@ -487,3 +487,22 @@ def test_deleting_by_name_out_of_time_goes_on_from_its_cursor(api, app, monkeypa
     assert totals == [(1, 3, False), (1, 3, False), (1, 3, True)]
     assert [event["name"] for event in api.all_events(app.id)] == ["kept"]
     assert api.delete_events(app.id, name="gone", cursor="x.y").status == 400
+
+
+@pytest.mark.parametrize(
+    ("path", "takes"),
+    [
+        ("/apps", "limit, cursor"),
+        ("/keys", "limit, cursor, app_id"),
+        ("/apps/{app_id}/alert-rules", "limit, cursor"),
+        ("/apps/{app_id}/subscriptions", "limit, cursor"),
+    ],
+)
+def test_a_listing_refuses_a_filter_it_does_not_take(api, app, path, takes):
+    path_parameters = {"app_id": app.id} if "{app_id}" in path else {}
+    reply = api.admin_request("GET", path, query={"role": "admin"}, **path_parameters)
+    assert reply.status == 400, reply.text
+    assert reply.body == {
+        "error": "VALIDATION_ERROR",
+        "message": f"unknown query parameter 'role': this route takes {takes}",
+    }

@@ -152,6 +152,9 @@ class LocalStack:
                 f"  default app id:          {self.default_app_id}",
                 f"  default app ingest key:  {self.ingest_key}",
             ]
+        routes = {(r.method, r.path) for r in self.routes.routes} if self.routes else set()
+        if ("GET", "/console") in routes:
+            lines += [f"  web console:             {self.url}/console"]
         lines += [f"  AWS (moto) endpoint:     {self.endpoint_url}"]
         if self._drivers is not None:
             lines += [f"  {description}" for description in self._drivers.descriptions()]

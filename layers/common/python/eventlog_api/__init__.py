@@ -142,13 +142,15 @@ def create_resolver() -> APIGatewayRestResolver:
     return app
 
 
-def known_query(app: BaseRouter, model: type[BaseModel]) -> None:
-    """Refuse query parameters the route does not take, rather than ignore a filter silently."""
-    unknown = sorted(set(app.current_event.query_string_parameters or {}) - set(model.model_fields))
+def known_query(app: BaseRouter, takes: type[BaseModel] | tuple[str, ...]) -> None:
+    """Refuse query parameters the route does not take (the fields of its query model, or
+    these names), rather than ignore a filter silently."""
+    names = tuple(takes.model_fields) if isinstance(takes, type) else takes
+    unknown = sorted(set(app.current_event.query_string_parameters or {}) - set(names))
     if unknown:
         raise InvalidInputError(
             f"unknown query parameter {', '.join(map(repr, unknown))}: this route takes "
-            f"{', '.join(model.model_fields)}"
+            f"{', '.join(names) or 'none'}"
         )
 
 
