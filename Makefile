@@ -31,6 +31,18 @@ local: $(VENV)/.installed
 	$(BIN)/python -m local_stack --port $(PORT) --ready-file .eventlog-local/stack.json \
 		$(if $(VERBOSE),--verbose) $(ARGS)
 
+## sam-local: the API under `sam local start-api` (Docker) on 127.0.0.1:$(PORT), backed by the local
+#   stack's moto (docs/sam-local.md). SAM_INVOKE_IMAGE=<a local image>: no registry needed;
+#   SAM_ENDPOINT_HOST=host.docker.internal: Docker Desktop (macOS, Windows)
+sam-local: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(BIN)/python -m sam_local --port $(PORT) $(if $(VERBOSE),--verbose) \
+		$(if $(SAM_ENDPOINT_HOST),--endpoint-host $(SAM_ENDPOINT_HOST)) $(ARGS)
+
+## test-sam-local: tests/integration/test_sam_local.py (skipped, with the reason, without Docker
+#   or the invoke image: SAM_INVOKE_IMAGE, else AWS's python3.11 arm64 image)
+test-sam-local: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(BIN)/python -m pytest -q -p no:cacheprovider --no-cov -rs tests/integration/test_sam_local.py
+
 ## test: lint, template checks, type checks and the whole pytest suite with its coverage gate
 test: lint typecheck unit
 

@@ -34,8 +34,13 @@ class LocalStackProcess:
         bootstrap: bool = True,
         timeout: float = 90,
         parameters: dict[str, str] | None = None,
+        module: str = "local_stack",
+        stop_timeout: float = 15,
     ):
         self.port = port
+        # `python -m <module>`: local_stack, or sam_local (the same options, functions in Docker)
+        self.module = module
+        self.stop_timeout = stop_timeout
         self.template = template
         self.bootstrap = bootstrap
         self.parameters = dict(parameters or {})
@@ -52,7 +57,7 @@ class LocalStackProcess:
 
     def start(self) -> LocalStackProcess:
         ready = self._dir / "ready.json"
-        command = [sys.executable, "-m", "local_stack", "--port", str(self.port)]
+        command = [sys.executable, "-m", self.module, "--port", str(self.port)]
         # Every driven invocation logged: log() is how tests see what ran.
         command += ["--ready-file", str(ready), "--verbose"]
         if self.template:
@@ -96,7 +101,7 @@ class LocalStackProcess:
         if self._process is not None and self._process.poll() is None:
             self._process.send_signal(signal.SIGTERM)
             try:
-                self._process.wait(timeout=15)
+                self._process.wait(timeout=self.stop_timeout)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
