@@ -18,6 +18,9 @@ fi
 failed=()
 echo "mypy: layers/common/python, tools/"
 "$mypy" --config-file mypy.ini || failed+=("layers/common/python, tools/")
+echo "mypy: clients/python (Python 3.9, the SDK's floor)"
+"$mypy" --config-file mypy.ini --python-version 3.9 --disallow-untyped-defs \
+    clients/python/src/eventlog_client || failed+=("clients/python")
 for folder in functions/*/; do
     folder=${folder%/}
     echo "mypy: $folder"
