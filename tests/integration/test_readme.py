@@ -28,7 +28,8 @@ ANSWER = re.compile(r"→ (\d{3})\b(.*)")
 # Shell blocks not run here: they need an AWS account, Docker or a browser, or start a stack
 # (the test's stack is the one `make local` would start).
 NOT_RUN_HERE = re.compile(
-    r"\baws |\bsam |^open |^make (local|sam-local|test|build|deploy|admin-key|delete|smoke|recount)"
+    r"\baws |\bsam |sam_cli_host_network|\bdocker |^open |"
+    r"^make (local|sam-local|test|build|deploy|admin-key|delete|smoke|recount)"
 )
 # The receiver the alert and subscription examples point at (`make receiver PORT=9000`).
 RECEIVER_LINE = "RECEIVER=http://127.0.0.1:9000"
