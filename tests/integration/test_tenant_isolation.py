@@ -23,8 +23,6 @@ from local_stack.template import Template
 from tests.support import TEMPLATE_PATH
 from tests.support.local_stack import StackSession
 
-MARKER = f"victim{uuid.uuid4().hex[:12]}"  # in every piece of the victim's data
-NAME = f"name{uuid.uuid4().hex[:12]}"  # the victim's seed 001 event, asked for by name
 ANY_BODY = {"message": "from another app", "level": "info"}
 
 
@@ -39,6 +37,8 @@ def _routes() -> list[Any]:
 
 @dataclass
 class Victim:
+    marker: str  # in every piece of the victim's data
+    name: str  # the victim's seed 001 event, asked for by name
     app: dict[str, Any]
     user_key: dict[str, Any]
     event_id: str
@@ -56,7 +56,7 @@ class Victim:
             "key_id": self.user_key["id"],
             "rule_id": self.rule_id,
             "subscription_id": "s_01JAAAAAAAAAAAAAAAAAAAAAAA",
-            "name": NAME,
+            "name": self.name,
             "jti": self.jti,
         }
 
@@ -74,8 +74,9 @@ def session(stack) -> Any:
 
 @pytest.fixture(scope="module")
 def victim(session) -> Victim:
-    http = session
-    app = _created(http.post(f"/apps/{MARKER}", headers=http.admin))
+    # Fresh names each time: the fixture may be set up again in the same stack (xdist worksteal).
+    http, marker, name = session, f"victim{uuid.uuid4().hex[:12]}", f"name{uuid.uuid4().hex[:12]}"
+    app = _created(http.post(f"/apps/{marker}", headers=http.admin))
     ingest = {"X-INGEST-KEY": app["ingest_key"]}
     user_key = _created(
         http.post("/keys", json={"role": "user", "app_id": app["id"]}, headers=http.admin)
@@ -83,24 +84,26 @@ def victim(session) -> Victim:
     event = _created(
         http.post(
             f"/apps/{app['id']}/events",
-            json={"message": f"{MARKER} native", "name": MARKER, "data": {"secret": MARKER}},
+            json={"message": f"{marker} native", "name": marker, "data": {"secret": marker}},
             headers=ingest,
         )
     )
     seed_000 = _created(
         http.post(
             "/events",
-            json={"event_type": "ERROR", "service_name": MARKER, "additional_data": MARKER},
+            json={"event_type": "ERROR", "service_name": marker, "additional_data": marker},
             headers=ingest,
         )
     )
-    _created(http.post(f"/api/v1/events/{NAME}", headers=ingest))  # seed 001
-    _created(http.post("/logs", json={"level": "error", "message": MARKER}, headers=ingest))
+    _created(http.post(f"/api/v1/events/{name}", headers=ingest))  # seed 001
+    _created(http.post("/logs", json={"level": "error", "message": marker}, headers=ingest))
     rules = _created(http.get(f"/apps/{app['id']}/alert-rules", headers=http.admin))
     token = _created(
         http.post("/tokens", json={"role": "user", "app_id": app["id"]}, headers=http.admin)
     )
     return Victim(
+        marker=marker,
+        name=name,
         app=app,
         user_key=user_key,
         event_id=event["id"],
@@ -108,7 +111,7 @@ def victim(session) -> Victim:
         rule_id=rules["items"][0]["id"],
         jti=token["jti"],
         token=token["token"],
-        secrets=[MARKER, app["ingest_key"], user_key["key"], event["id"], token["token"]],
+        secrets=[marker, app["ingest_key"], user_key["key"], event["id"], token["token"]],
     )
 
 
@@ -173,8 +176,8 @@ def test_the_victims_data_is_intact_afterwards(session, victim):
     bearer_token = {"Authorization": f"Bearer {victim.token}"}
     bearer = http.get(f"/apps/{app_id}/events", headers=bearer_token)
 
-    assert event.status_code == 200 and event.json()["data"] == {"secret": MARKER}
-    assert numbered.status_code == 200 and numbered.json()["additional_data"] == MARKER
+    assert event.status_code == 200 and event.json()["data"] == {"secret": victim.marker}
+    assert numbered.status_code == 200 and numbered.json()["additional_data"] == victim.marker
     assert rule.status_code == 200
     assert bearer.status_code == 200  # its token is not revoked
-    assert MARKER in [entry["message"] for entry in logs.json()]
+    assert victim.marker in [entry["message"] for entry in logs.json()]
