@@ -7,7 +7,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-from eventlog_api import json_response, known_query
+from eventlog_api import AppId, json_response, known_query
 
 from eventlog.delivery import alerts
 from eventlog.models.alerts import AlertRule, AlertRuleIn, AlertRulePage, AlertRuleUpdate
@@ -21,7 +21,7 @@ router = Router()
     status_code=HTTPStatus.CREATED,
     summary="Create an alert rule: which events notify, how, how often",
 )
-def create_rule(app_id: int, request: Annotated[AlertRuleIn, Body()]) -> Response[AlertRule]:
+def create_rule(app_id: AppId, request: Annotated[AlertRuleIn, Body()]) -> Response[AlertRule]:
     rule = alerts.create_rule(app_id, request)
     logger.info("alert rule created", extra={"app_id": app_id, "rule_id": rule.id})
     return json_response(rule, HTTPStatus.CREATED)
@@ -29,7 +29,7 @@ def create_rule(app_id: int, request: Annotated[AlertRuleIn, Body()]) -> Respons
 
 @router.get("/apps/<app_id>/alert-rules", summary="List an app's alert rules")
 def list_rules(
-    app_id: int,
+    app_id: AppId,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response[AlertRulePage]:
@@ -38,7 +38,7 @@ def list_rules(
 
 
 @router.get("/apps/<app_id>/alert-rules/<rule_id>", summary="Get an alert rule")
-def get_rule(app_id: int, rule_id: str) -> Response[AlertRule]:
+def get_rule(app_id: AppId, rule_id: str) -> Response[AlertRule]:
     return json_response(alerts.get_rule(app_id, rule_id))
 
 
@@ -46,7 +46,7 @@ def get_rule(app_id: int, rule_id: str) -> Response[AlertRule]:
     "/apps/<app_id>/alert-rules/<rule_id>", summary="Change an alert rule (the fields sent)"
 )
 def update_rule(
-    app_id: int, rule_id: str, request: Annotated[AlertRuleUpdate, Body()]
+    app_id: AppId, rule_id: str, request: Annotated[AlertRuleUpdate, Body()]
 ) -> Response[AlertRule]:
     rule = alerts.update_rule(app_id, rule_id, request)
     logger.info("alert rule updated", extra={"app_id": app_id, "rule_id": rule_id})
@@ -54,7 +54,7 @@ def update_rule(
 
 
 @router.delete("/apps/<app_id>/alert-rules/<rule_id>", summary="Delete an alert rule")
-def delete_rule(app_id: int, rule_id: str) -> Response[AlertRule]:
+def delete_rule(app_id: AppId, rule_id: str) -> Response[AlertRule]:
     rule = alerts.delete_rule(app_id, rule_id)
     logger.info("alert rule deleted", extra={"app_id": app_id, "rule_id": rule_id})
     return json_response(rule)

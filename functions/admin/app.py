@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from deletion_deadline import DELETION_RESPONSES, Cursor, deletion_deadline, with_cursor
-from eventlog_api import create_resolver, json_response, known_query
+from eventlog_api import AppId, create_resolver, json_response, known_query
 
 from eventlog.access import apps, keys, tokens
 from eventlog.access.auth import JTI_PATTERN
@@ -68,7 +68,7 @@ def list_apps(
 
 
 @app.get("/apps/<app_id>", summary="Get an app")
-def get_app(app_id: int) -> Response[App]:
+def get_app(app_id: AppId) -> Response[App]:
     return json_response(apps.get_app(app_id))
 
 
@@ -126,7 +126,7 @@ def revoke_token(
     summary="Delete every event of a name, and its counts",
 )
 def delete_events_named(
-    app_id: int,
+    app_id: AppId,
     name: Annotated[Label, Query(description="Delete every event of this name")],
     cursor: Cursor = None,
 ) -> Response[EventsDeleted]:
@@ -139,7 +139,7 @@ def delete_events_named(
 
 
 @app.delete("/apps/<app_id>/events/<event_id>", summary="Delete an event, and its counts")
-def delete_event(app_id: int, event_id: str) -> Response[Event]:
+def delete_event(app_id: AppId, event_id: str) -> Response[Event]:
     deleted = deletion.delete_event(app_id, event_id)
     logger.info("event deleted", extra={"app_id": app_id, "event_id": event_id})
     return json_response(deleted)

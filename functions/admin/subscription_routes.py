@@ -7,7 +7,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-from eventlog_api import json_response, known_query
+from eventlog_api import AppId, json_response, known_query
 
 from eventlog.delivery import subscriptions
 from eventlog.models.subscriptions import (
@@ -27,7 +27,7 @@ router = Router()
     summary="Subscribe a URL to an app's new events, in signed batches",
 )
 def create_subscription(
-    app_id: int, request: Annotated[SubscriptionIn, Body()]
+    app_id: AppId, request: Annotated[SubscriptionIn, Body()]
 ) -> Response[Subscription]:
     created = subscriptions.create_subscription(app_id, request)
     logger.info("subscription created", extra={"app_id": app_id, "subscription_id": created.id})
@@ -36,7 +36,7 @@ def create_subscription(
 
 @router.get("/apps/<app_id>/subscriptions", summary="List an app's subscriptions")
 def list_subscriptions(
-    app_id: int,
+    app_id: AppId,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response[SubscriptionPage]:
@@ -48,7 +48,7 @@ def list_subscriptions(
     "/apps/<app_id>/subscriptions/<subscription_id>",
     summary="Get a subscription and how its deliveries go",
 )
-def get_subscription(app_id: int, subscription_id: str) -> Response[Subscription]:
+def get_subscription(app_id: AppId, subscription_id: str) -> Response[Subscription]:
     return json_response(subscriptions.get_subscription(app_id, subscription_id))
 
 
@@ -57,7 +57,7 @@ def get_subscription(app_id: int, subscription_id: str) -> Response[Subscription
     summary="Change a subscription (the fields sent); re-enable it",
 )
 def update_subscription(
-    app_id: int, subscription_id: str, request: Annotated[SubscriptionUpdate, Body()]
+    app_id: AppId, subscription_id: str, request: Annotated[SubscriptionUpdate, Body()]
 ) -> Response[Subscription]:
     updated = subscriptions.update_subscription(app_id, subscription_id, request)
     logger.info(
@@ -67,7 +67,7 @@ def update_subscription(
 
 
 @router.delete("/apps/<app_id>/subscriptions/<subscription_id>", summary="Delete a subscription")
-def delete_subscription(app_id: int, subscription_id: str) -> Response[Subscription]:
+def delete_subscription(app_id: AppId, subscription_id: str) -> Response[Subscription]:
     deleted = subscriptions.delete_subscription(app_id, subscription_id)
     logger.info(
         "subscription deleted", extra={"app_id": app_id, "subscription_id": subscription_id}

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from eventlog_api import create_resolver, json_body, json_response
+from eventlog_api import AppId, create_resolver, json_body, json_response
 
 from eventlog.base.config import get_settings
 from eventlog.events import ingestion
@@ -67,7 +67,7 @@ def _ingest(app_id: int, payload: Any) -> dict[str, Any]:
     status_code=HTTPStatus.CREATED,
     summary="Send an event, or a batch of up to 100",
 )
-def post_events(app_id: int) -> Response[Event | BatchResult]:
+def post_events(app_id: AppId) -> Response[Event | BatchResult]:
     payload = json_body(app)
     answer = answer_once(app, f"app:{app_id}", lambda: _ingest(app_id, payload))
     return json_response(answer["body"], answer["status"])

@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from eventlog_api import create_resolver, json_response, known_query
+from eventlog_api import AppId, create_resolver, json_response, known_query
 
 from eventlog.base.config import get_settings
 from eventlog.events import queries
@@ -42,13 +42,13 @@ def health() -> Response[dict[str, str]]:
 @app.get(
     "/apps/<app_id>/events", summary="List an app's events, newest first, filtered and paginated"
 )
-def list_events(app_id: int, query: Annotated[EventQuery, Query()]) -> Response[EventPage]:
+def list_events(app_id: AppId, query: Annotated[EventQuery, Query()]) -> Response[EventPage]:
     known_query(app, EventQuery)
     return json_response(queries.list_events(app_id, query))
 
 
 @app.get("/apps/<app_id>/events/<event_id>", summary="Get an event")
-def get_event(app_id: int, event_id: str) -> Response[Event]:
+def get_event(app_id: AppId, event_id: str) -> Response[Event]:
     return json_response(queries.get_event(app_id, event_id))
 
 

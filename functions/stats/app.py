@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from eventlog_api import caller_app_id, create_resolver, json_response, known_query
+from eventlog_api import AppId, caller_app_id, create_resolver, json_response, known_query
 
 from eventlog.access.principal import parse_app_id
 from eventlog.base.config import get_settings
@@ -65,19 +65,19 @@ app.use(middlewares=[freshness])
 
 
 @app.get("/apps/<app_id>/stats/timeseries", summary="Event counts per minute, hour or day")
-def timeseries(app_id: int, query: Annotated[TimeseriesQuery, Query()]) -> Response[Timeseries]:
+def timeseries(app_id: AppId, query: Annotated[TimeseriesQuery, Query()]) -> Response[Timeseries]:
     known_query(app, TimeseriesQuery)
     return json_response(statistics.timeseries(app_id, query))
 
 
 @app.get("/apps/<app_id>/stats/by-level", summary="Event counts per level")
-def by_level(app_id: int, query: Annotated[CountsQuery, Query()]) -> Response[ByLevel]:
+def by_level(app_id: AppId, query: Annotated[CountsQuery, Query()]) -> Response[ByLevel]:
     known_query(app, CountsQuery)
     return json_response(statistics.by_level(app_id, query))
 
 
 @app.get("/apps/<app_id>/stats/by-name", summary="Event counts per name and per service")
-def by_name(app_id: int, query: Annotated[LevelFilter, Query()]) -> Response[ByName]:
+def by_name(app_id: AppId, query: Annotated[LevelFilter, Query()]) -> Response[ByName]:
     known_query(app, LevelFilter)
     return json_response(statistics.by_name(app_id, query))
 
@@ -85,13 +85,15 @@ def by_name(app_id: int, query: Annotated[LevelFilter, Query()]) -> Response[ByN
 @app.get(
     "/apps/<app_id>/stats/top-messages", summary="The most frequent messages, grouped by shape"
 )
-def top_messages(app_id: int, query: Annotated[TopMessagesQuery, Query()]) -> Response[TopMessages]:
+def top_messages(
+    app_id: AppId, query: Annotated[TopMessagesQuery, Query()]
+) -> Response[TopMessages]:
     known_query(app, TopMessagesQuery)
     return json_response(statistics.top_messages(app_id, query))
 
 
 @app.get("/apps/<app_id>/stats/hourly", summary="Event counts per hour of the day, in a time zone")
-def hourly(app_id: int, query: Annotated[HourlyQuery, Query()]) -> Response[Hourly]:
+def hourly(app_id: AppId, query: Annotated[HourlyQuery, Query()]) -> Response[Hourly]:
     known_query(app, HourlyQuery)
     return json_response(statistics.hourly(app_id, query))
 
@@ -101,7 +103,7 @@ def hourly(app_id: int, query: Annotated[HourlyQuery, Query()]) -> Response[Hour
     summary="Notifications sent, failed, suppressed and dropped",
 )
 def notifications(
-    app_id: int, query: Annotated[StatsRange, Query()]
+    app_id: AppId, query: Annotated[StatsRange, Query()]
 ) -> Response[NotificationCounts]:
     known_query(app, StatsRange)
     return json_response(statistics.notifications(app_id, query))
@@ -121,7 +123,7 @@ PNG_RESPONSE: dict[int, OpenAPIResponse] = {
     responses=PNG_RESPONSE,
     summary="Event counts per hour of the day, as a PNG bar chart",
 )
-def hourly_png(app_id: int, query: Annotated[HourlyQuery, Query()]):
+def hourly_png(app_id: AppId, query: Annotated[HourlyQuery, Query()]):
     known_query(app, HourlyQuery)
     # Powertools sends bytes base64-encoded; API Gateway decodes them (BinaryMediaTypes).
     return Response(

@@ -506,3 +506,13 @@ def test_a_listing_refuses_a_filter_it_does_not_take(api, app, path, takes):
         "error": "VALIDATION_ERROR",
         "message": f"unknown query parameter 'role': this route takes {takes}",
     }
+
+
+@pytest.mark.parametrize("spelt", ["+1", "1.0", "٣", "0" * 18 + "1", " 1"])
+def test_an_app_id_is_read_as_the_authorizer_reads_it(api, app, spelt):
+    # An admin's `/apps/+1` names no app, as for every other credential (the authorizer's 403).
+    reply = api.get_app(spelt)
+    assert reply.status == 400, reply.text
+    assert reply.body["details"] == [
+        {"field": "app_id", "message": "an app id is 1 to 18 ASCII digits"}
+    ]

@@ -18,7 +18,7 @@ import math
 import re
 from functools import cached_property
 from http import HTTPStatus
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -29,8 +29,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 
+from eventlog.access.principal import parse_app_id
 from eventlog.base.errors import (
     AuthenticationError,
     ConflictError,
@@ -152,6 +153,16 @@ def known_query(app: BaseRouter, takes: type[BaseModel] | tuple[str, ...]) -> No
             f"unknown query parameter {', '.join(map(repr, unknown))}: this route takes "
             f"{', '.join(names) or 'none'}"
         )
+
+
+def _app_id(value: Any) -> Any:
+    if isinstance(value, str) and parse_app_id(value) is None:
+        raise ValueError("an app id is 1 to 18 ASCII digits")
+    return value
+
+
+# `{app_id}` in a path, read as the authorizer reads it: `+3`, `3.0` or `٣` name no app.
+AppId = Annotated[int, BeforeValidator(_app_id)]
 
 
 def rest_event(app: BaseRouter) -> APIGatewayProxyEvent:
