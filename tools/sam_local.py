@@ -32,7 +32,7 @@ from typing import Any
 
 from sam_cli_host_network import free_loopback_port
 
-from local_stack.__main__ import _parameter, _write_ready_file
+from local_stack.__main__ import add_stack_options, stack_from_options, write_ready_file
 from local_stack.runtime import FUNCTION_TYPES, function_config
 from local_stack.stack import HOST, REPO_ROOT, LocalStack
 from local_stack.template import Template, TemplateError, load_yaml
@@ -49,8 +49,7 @@ STOP_TIMEOUT_SECONDS = 120  # SAM CLI removes its containers one by one
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sam_local", description=__doc__)
-    parser.add_argument("--port", type=int, default=3000, help="0 picks a free port")
-    parser.add_argument("--template", type=Path, default=REPO_ROOT / "template.yaml")
+    add_stack_options(parser)
     parser.add_argument(
         "--invoke-image", default=os.environ.get("SAM_INVOKE_IMAGE") or None,
         help="a local image for every function (--invoke-image, --skip-pull-image); "
@@ -60,16 +59,6 @@ def main(argv: list[str] | None = None) -> int:
         "--endpoint-host", default=HOST,  # on the host's network, 127.0.0.1 is the host's
         help="how containers reach this machine: 127.0.0.1 on the host's network (Linux), or "
         "host.docker.internal on Docker Desktop (macOS, Windows)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--ready-file", type=Path, default=None,
-        help="once serving, write the URL and credentials here as JSON (for test harnesses)",
-    )  # fmt: skip
-    parser.add_argument("--no-bootstrap", action="store_true", help="no default app, no admin key")
-    parser.add_argument("--verbose", action="store_true", help="a line per driven invocation")
-    parser.add_argument(
-        "--parameter", action="append", default=[], type=_parameter, metavar="NAME=VALUE",
-        help="override a template parameter (repeatable), as `make local` does",
     )  # fmt: skip
     args = parser.parse_args(argv)
 
@@ -84,13 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     built_template = _build(args.template)
     if built_template is None:
         return 1
-    stack = LocalStack(
-        port=0,  # its own gateway is not the API here: sam local's is
-        template=args.template,
-        bootstrap=not args.no_bootstrap,
-        parameters=dict(args.parameter),
-        verbose=args.verbose,
-    )
+    stack = stack_from_options(args, 0)  # its own gateway is not the API here: sam local's is
     try:
         stack.start()
     except TemplateError as error:
@@ -120,7 +103,7 @@ def _serve(
         stack.url = f"http://{HOST}:{port}"  # the API the banner and the ready file point at
         print(_banner(stack, args.invoke_image, endpoint), flush=True)
         if args.ready_file:
-            _write_ready_file(args.ready_file, stack)
+            write_ready_file(args.ready_file, stack)
         while not stop.is_set() and sam.poll() is None:
             stop.wait(0.5)
         return 0 if stop.is_set() else sam.returncode

@@ -13,15 +13,45 @@ import sys
 import threading
 from pathlib import Path
 
-from local_stack.stack import HOST, LOCAL_PARAMETERS, LocalStack
+from local_stack.stack import HOST, LOCAL_PARAMETERS, REPO_ROOT, LocalStack
 from local_stack.template import TemplateError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_stack", description=__doc__)
-    parser.add_argument("--port", type=int, default=3000, help="0 picks a free port")
+    add_stack_options(parser)
     parser.add_argument("--host", default=HOST, choices=[HOST], help="loopback only")
-    parser.add_argument("--template", type=Path, default=None, help="default: ./template.yaml")
+    args = parser.parse_args(argv)
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    stack = stack_from_options(args, args.port)
+    try:
+        stack.start()
+    except OSError as error:  # typically: the port is taken
+        print(f"local_stack: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    except TemplateError as error:  # an unknown --parameter, say
+        print(f"local_stack: {error}", file=sys.stderr)
+        return 2
+    print(stack.banner(), flush=True)
+    if args.ready_file:
+        write_ready_file(args.ready_file, stack)
+    stop.wait()
+    print("\nStopping the local stack...", file=sys.stderr, flush=True)
+    if args.ready_file:  # nobody should find a stack that is gone
+        args.ready_file.unlink(missing_ok=True)
+    stack.stop()
+    print("Stopped.", file=sys.stderr, flush=True)
+    return 0
+
+
+def add_stack_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a local stack, for `python -m local_stack` and `python -m sam_local`."""
+    parser.add_argument("--port", type=int, default=3000, help="0 picks a free port")
+    parser.add_argument("--template", type=Path, default=REPO_ROOT / "template.yaml")
     parser.add_argument(
         "--ready-file", type=Path, default=None,
         help="once serving, write the URL and credentials here as JSON (for test harnesses)",
@@ -39,37 +69,17 @@ def main(argv: list[str] | None = None) -> int:
         help="override a template parameter (repeatable); local defaults: "
         + ", ".join(f"{name}={value}" for name, value in LOCAL_PARAMETERS.items()),
     )  # fmt: skip
-    args = parser.parse_args(argv)
 
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
 
-    stack = LocalStack(
-        port=args.port,
+def stack_from_options(args: argparse.Namespace, port: int) -> LocalStack:
+    """The stack `add_stack_options`' options describe, its gateway on `port`."""
+    return LocalStack(
+        port=port,
         template=args.template,
         bootstrap=not args.no_bootstrap,
         parameters=dict(args.parameter),
         verbose=args.verbose,
     )
-    try:
-        stack.start()
-    except OSError as error:  # typically: the port is taken
-        print(f"local_stack: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
-        return 1
-    except TemplateError as error:  # an unknown --parameter, say
-        print(f"local_stack: {error}", file=sys.stderr)
-        return 2
-    print(stack.banner(), flush=True)
-    if args.ready_file:
-        _write_ready_file(args.ready_file, stack)
-    stop.wait()
-    print("\nStopping the local stack...", file=sys.stderr, flush=True)
-    if args.ready_file:  # nobody should find a stack that is gone
-        args.ready_file.unlink(missing_ok=True)
-    stack.stop()
-    print("Stopped.", file=sys.stderr, flush=True)
-    return 0
 
 
 def _parameter(text: str) -> tuple[str, str]:
@@ -79,7 +89,8 @@ def _parameter(text: str) -> tuple[str, str]:
     return name, value
 
 
-def _write_ready_file(path: Path, stack: LocalStack) -> None:
+def write_ready_file(path: Path, stack: LocalStack) -> None:
+    """The URL and credentials, as JSON, for harnesses waiting for the stack to serve."""
     info = {
         "url": stack.url,
         "endpoint_url": stack.endpoint_url,

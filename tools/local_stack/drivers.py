@@ -93,12 +93,12 @@ class InvocationLog:
             yield held
 
     def report(self, line: str, held: list[str], *, failed: bool, records: int = 0) -> None:
-        if self.output is None or failed:
-            if self.output is not None:
-                self.output.stream.write("".join(held))
-            print(f"{self.name} {line}", file=sys.stderr)
         if self.output is None:
+            print(f"{self.name} {line}", file=sys.stderr)
             return
+        if failed:
+            self.output.stream.write("".join(held))
+            print(f"{self.name} {line}", file=sys.stderr)
         self._invocations += 1
         self._records += records
         elapsed = time.monotonic() - self._since

@@ -152,8 +152,7 @@ class LocalStack:
                 f"  default app id:          {self.default_app_id}",
                 f"  default app ingest key:  {self.ingest_key}",
             ]
-        routes = {(r.method, r.path) for r in self.routes.routes} if self.routes else set()
-        if ("GET", "/console") in routes:
+        if ("GET", "/console") in self.served_routes():
             lines += [f"  web console:             {self.url}/console"]
         lines += [f"  AWS (moto) endpoint:     {self.endpoint_url}"]
         if self._drivers is not None:
@@ -174,9 +173,13 @@ class LocalStack:
             f"INGEST={self.ingest_key}"
         )
 
+    def served_routes(self) -> set[tuple[str, str]]:
+        """(method, path) of every route the gateway serves."""
+        return {(r.method, r.path) for r in self.routes.routes} if self.routes else set()
+
     def examples(self) -> list[str]:
         """Up to three curl commands, for routes the template really has."""
-        routes = {(r.method, r.path) for r in self.routes.routes} if self.routes else set()
+        routes = self.served_routes()
         app_events = f"{self.url}/apps/{self.default_app_id}/events"
         candidates = [
             (("GET", "/health"), f"curl -s {self.url}/health"),
