@@ -17,12 +17,11 @@ import math
 import random
 import sys
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from api_client import ApiFailure, Client
 
 LOCAL_STACK_FILE = Path(".eventlog-local/stack.json")  # written by `make local`
 BATCH = 100  # the ingest route's largest batch
@@ -44,44 +43,8 @@ ERRORS = (
 )
 
 
-class DemoError(Exception):
+class DemoError(ApiFailure):
     """What stops the demo, said plainly."""
-
-
-@dataclass
-class Api:
-    url: str
-    admin_key: str
-
-    def call(
-        self, method: str, path: str, body: Any = None, credential: dict[str, str] | None = None
-    ) -> tuple[int, Any]:
-        """One request, with the admin key unless another credential (a header) is given."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(  # noqa: S310 - the URL the user gave
-            self.url + path,
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"}
-            | (credential or {"x-api-key": self.admin_key}),
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
-                status, raw = answer.status, answer.read()
-        except urllib.error.HTTPError as error:
-            status, raw = error.code, error.read()
-        except urllib.error.URLError as error:
-            raise DemoError(f"cannot reach {self.url}: {error.reason}") from error
-        try:
-            return status, json.loads(raw) if raw else None
-        except ValueError:
-            return status, raw.decode(errors="replace")
-
-    def expect(self, status: int, method: str, path: str, body: Any = None, **kwargs: Any) -> Any:
-        got, answer = self.call(method, path, body, **kwargs)
-        if got != status:
-            raise DemoError(f"{method} {path} answered {got}, not {status}: {answer}")
-        return answer
 
 
 def pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
@@ -140,23 +103,23 @@ def progress(done: int, total: int, started: float) -> None:
     sys.stderr.flush()
 
 
-def load(api: Api, app_id: int, ingest_key: str, events: list[dict[str, Any]]) -> int:
+def load(api: Client, app_id: int, ingest_key: str, events: list[dict[str, Any]]) -> int:
     """Send the events in batches; returns how many were accepted."""
     accepted, started = 0, time.monotonic()
     for start in range(0, len(events), BATCH):
         batch = events[start : start + BATCH]
-        status, answer = api.call(
+        reply = api.call(
             "POST", f"/apps/{app_id}/events", batch, credential={"X-INGEST-KEY": ingest_key}
         )
-        if status not in (200, 201, 207):
-            raise DemoError(f"a batch answered {status}: {answer}")
-        accepted += answer["accepted"] if isinstance(answer, dict) else len(batch)
+        if reply.status not in (200, 201, 207):
+            raise DemoError(f"a batch answered {reply.status}: {reply.text}")
+        accepted += reply.body["accepted"] if isinstance(reply.body, dict) else len(batch)
         progress(start + len(batch), len(events), started)
     sys.stderr.write("\n")
     return accepted
 
 
-def seed_calls(api: Api, user_key: str, app_id: int) -> None:
+def seed_calls(api: Client, user_key: str, app_id: int) -> None:
     """A few calls as the five seed systems' clients make them (their routes use the key's app)."""
     as_user = {"x-api-key": user_key}
     api.expect(
@@ -179,19 +142,19 @@ def seed_calls(api: Api, user_key: str, app_id: int) -> None:
     )  # fmt: skip
 
 
-def add_alert_rule(api: Api, app_id: int, receiver: str) -> str | None:
+def add_alert_rule(api: Client, app_id: int, receiver: str) -> str | None:
     """A rule sending payment errors to the receiver; None when the stack refuses its address
     (a deployed stack accepts public targets only)."""
-    status, answer = api.call(
+    reply = api.call(
         "POST", f"/apps/{app_id}/alert-rules",
         {"description": "demo: payment errors to make receiver", "min_level": "ERROR",
          "event_name": "payment.*", "cooldown_seconds": 60,
          "channels": [{"type": "webhook", "url": receiver, "secret": RECEIVER_SECRET}]},
     )  # fmt: skip
-    if status != 201:
-        print(f"  (no alert rule: {answer.get('message') if isinstance(answer, dict) else answer})")
+    if reply.status != 201:
+        print(f"  (no alert rule: {(reply.body or {}).get('message') or reply.text})")
         return None
-    return str(answer["id"])
+    return str(reply.body["id"])
 
 
 def stack_from_file(path: Path) -> tuple[str, str]:
@@ -205,7 +168,7 @@ def stack_from_file(path: Path) -> tuple[str, str]:
     return info["url"], info["admin_key"]
 
 
-def run(api: Api, name: str, count: int, receiver: str, seed: int) -> dict[str, Any]:
+def run(api: Client, name: str, count: int, receiver: str, seed: int) -> dict[str, Any]:
     app = api.expect(201, "POST", f"/apps/{name}")
     app_id, ingest_key = app["id"], app["ingest_key"]
     user_key = api.expect(
@@ -252,23 +215,23 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not admin_key:
             raise DemoError("an admin key is needed with a URL: make demo URL=… ADMIN=…")
-        api = Api(url.rstrip("/"), admin_key)
+        api = Client(url.rstrip("/"), admin_key)
         name = args.name or f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}"
         made = run(api, name, args.events, args.receiver, args.seed)
-    except DemoError as error:
+    except ApiFailure as error:
         print(f"demo: {error}", file=sys.stderr)
         return 1
     app_id = made["app_id"]
     print(
         f"\n{made['accepted']:,} events stored in app {app_id}, and a few seed-profile calls. "
         "Statistics follow within seconds.\n"
-        f"  export URL={api.url} APP={app_id} INGEST={made['ingest_key']} "
+        f"  export URL={api.base_url} APP={app_id} INGEST={made['ingest_key']} "
         f"USER_KEY={made['user_key']}\n"
         f'  curl -s "$URL/apps/$APP/stats/by-level" -H "x-api-key: $USER_KEY"\n'
         f'  curl -s "$URL/apps/$APP/stats/top-messages?level=ERROR" -H "x-api-key: $USER_KEY"\n'
         f'  curl -s "$URL/apps/$APP/stats/timeseries?interval=HOUR" -H "x-api-key: $USER_KEY"\n'
         f'  curl -s "$URL/apps/$APP/events?level=ERROR&limit=5" -H "x-api-key: $USER_KEY"\n'
-        f"  the API in a browser: {api.url}/docs"
+        f"  the API in a browser: {api.base_url}/docs"
     )
     if made["rule"]:
         print(

@@ -14,81 +14,25 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from api_client import ApiFailure, Client
+
 EVENT_NAME = "smoke.check"
 # What the batch holds, per level: the statistics must come to the same counts.
 BATCH_LEVELS = {"ERROR": 2, "INFO": 1}
-REQUEST_TIMEOUT_SECONDS = 30
 POLL_SECONDS = 1.0
 
 
-class SmokeFailure(Exception):
+class SmokeFailure(ApiFailure):
     """A step did not get the answer it expects."""
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any
-    text: str
-
-
-@dataclass
-class Client:
-    base_url: str
-    admin_key: str
-    log: Callable[[str], None] = print
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        credential: dict[str, str] | None = None,
-    ) -> Reply:
-        """One request with this credential header (default: the admin key's)."""
-        request = urllib.request.Request(  # noqa: S310 - the URL is the operator's own stage
-            self.base_url.rstrip("/") + path,
-            data=None if body is None else json.dumps(body).encode(),
-            method=method,
-            headers={
-                "Content-Type": "application/json",
-                **({"x-api-key": self.admin_key} if credential is None else credential),
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:  # noqa: S310
-                return _reply(response.status, response.read())
-        except urllib.error.HTTPError as error:
-            return _reply(error.code, error.read())
-        except (urllib.error.URLError, TimeoutError) as error:
-            raise SmokeFailure(f"{method} {path}: cannot reach {self.base_url}: {error}") from error
-
-    def expect(self, status: int, method: str, path: str, **kwargs: Any) -> Any:
-        reply = self.call(method, path, **kwargs)
-        if reply.status != status:
-            raise SmokeFailure(f"{method} {path}: {reply.status}, expected {status}: {reply.text}")
-        return reply.body
-
-
-def _reply(status: int, raw: bytes) -> Reply:
-    text = raw.decode("utf-8", "replace")
-    try:
-        body = json.loads(text) if text else None
-    except ValueError:
-        body = None
-    return Reply(status, body, text[:500])
 
 
 @dataclass
@@ -101,7 +45,7 @@ class Smoke:
     def step(self, title: str, action: Callable[[], str]) -> None:
         started = time.monotonic()
         detail = action()
-        self.client.log(f"ok   {title}: {detail} ({time.monotonic() - started:.1f} s)")
+        print(f"ok   {title}: {detail} ({time.monotonic() - started:.1f} s)")
 
     def run(self) -> None:
         self.step("health", self.health)
@@ -110,9 +54,9 @@ class Smoke:
             self.step("ingest", self.ingest)
             self.step("read back", self.read_back)
             self.step("statistics", lambda: self.wait_for_counts(BATCH_LEVELS))
-        except SmokeFailure:
+        except ApiFailure:
             # Still try to leave nothing behind, but report the first failure, not this one.
-            with contextlib.suppress(SmokeFailure):
+            with contextlib.suppress(ApiFailure):
                 self.step("clean up", self.clean_up)
             raise
         self.step("clean up", self.clean_up)
@@ -201,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the API's URL and an admin key are needed: --url/--admin or $URL/$ADMIN")
     try:
         Smoke(Client(args.url, args.admin), args.wait).run()
-    except SmokeFailure as failure:
+    except ApiFailure as failure:
         print(f"FAIL {failure}", file=sys.stderr)
         return 1
     print(f"smoke test passed: {args.url}")
