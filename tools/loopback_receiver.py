@@ -94,9 +94,18 @@ class LoopbackReceiver:
 
     def wait_for(self, count: int, timeout: float = 20) -> list[Received]:
         """At least `count` requests received (or AssertionError after `timeout` seconds)."""
+        return self.wait_until(
+            lambda requests: len(requests) >= count, f"{count} requests", timeout
+        )
+
+    def wait_until(
+        self, condition: Callable[[list[Received]], bool], expected: str, timeout: float = 20
+    ) -> list[Received]:
+        """The requests received once `condition` holds of them (or AssertionError naming what
+        was `expected` after `timeout` seconds)."""
         with self._lock:
-            arrived = self._lock.wait_for(lambda: len(self.requests) >= count, timeout)
-            assert arrived, f"{len(self.requests)} requests received, expected {count}"
+            arrived = self._lock.wait_for(lambda: condition(self.requests), timeout)
+            assert arrived, f"{len(self.requests)} requests received, expected {expected}"
             return list(self.requests)
 
     def close(self) -> None:

@@ -250,4 +250,8 @@ def test_the_readme_and_its_docs_run_as_written(readme_stack, receiver, tmp_path
         problems += [f"{command.where}: {p}" for p in check_answer(command, status, body)]
     assert not problems, "\n".join(problems)
     # What `make receiver` would have printed: the alert's webhook and Slack message, the batch.
-    assert {"/hook", "/slack", "/archive"} <= {request.path for request in receiver.requests}
+    deliveries = {"/hook", "/slack", "/archive"}
+    receiver.wait_until(
+        lambda requests: deliveries <= {request.path for request in requests},
+        f"deliveries to {sorted(deliveries)}",
+    )
