@@ -11,13 +11,7 @@ from eventlog_client import Client, EventlogHandler
 
 from tests.clients.conftest import QUICK_BACKOFF
 from tests.support.local_stack import settle
-
-
-def _wait_until(condition, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
+from tests.support.polling import eventually
 
 
 @pytest.mark.parametrize("event_ids", [True, False], ids=["event-ids", "idempotency-key-only"])
@@ -38,11 +32,11 @@ def test_every_event_arrives_exactly_once_across_an_outage(proxy, new_app, reade
     assert client.flush(30)
     proxy.set_mode("down")  # 503, nothing reaches the stack
     send(100)
-    _wait_until(lambda: proxy.failed >= 3)
+    eventually(lambda: proxy.failed >= 3, "3 refused requests", every=0.02)
     proxy.set_mode("lose")  # stored by the stack, but the client hears 502
     failed = proxy.failed
     send(100)
-    _wait_until(lambda: proxy.failed >= failed + 3)
+    eventually(lambda: proxy.failed >= failed + 3, "3 more refused", every=0.02)
     proxy.set_mode("up")
     assert client.flush(60)
 

@@ -2,11 +2,11 @@
 credential, get the documented answers; the error cases; metrics and notifications."""
 
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+from tests.support.polling import eventually
 
 # The document's POST /logs request body, as written.
 SAMPLE_REQUEST = """{
@@ -51,15 +51,6 @@ NOTIFIED_WITHIN_SECONDS = 30
 def post_log(http, credential: dict[str, str], body: Any) -> Any:
     data = body if isinstance(body, str) else json.dumps(body)
     return http.post("/logs", data=data, headers={**JSON, **credential})
-
-
-def eventually(check: Callable[[], Any], what: str) -> Any:
-    """The first truthy result of `check`, polled until a deadline."""
-    deadline = time.monotonic() + NOTIFIED_WITHIN_SECONDS
-    while not (result := check()):
-        assert time.monotonic() < deadline, f"{what}: still {result!r}"
-        time.sleep(0.2)
-    return result
 
 
 def notification_queue_drained(stack_aws) -> bool:
@@ -138,7 +129,11 @@ def test_the_propagators_heartbeats_are_not_logs_of_the_default_app(http):
     apps = http.get("/apps", params={"limit": 100}, headers=http.admin).json()["items"]
     (internal,) = [app["id"] for app in apps if app["name"] == "eventlog-internal"]
     beats = f"/apps/{internal}/events?name=eventlog.heartbeat&limit=1"
-    eventually(lambda: http.get(beats, headers=http.admin).json()["items"], "a heartbeat")
+    eventually(
+        lambda: http.get(beats, headers=http.admin).json()["items"],
+        "a heartbeat",
+        NOTIFIED_WITHIN_SECONDS,
+    )
     listed = http.get("/logs", headers=http.admin)  # an admin's: the default app's
     assert listed.status_code == 200
     assert [log for log in listed.json() if log["service"] == "propagator"] == []
@@ -184,10 +179,18 @@ def test_a_critical_log_notifies_once_per_cooldown(http, tenant, stack_aws):
         return http.get("/metrics", headers=tenant.user).json()
 
     post_log(http, tenant.ingest, SAMPLE_REQUEST)
-    eventually(lambda: metrics()["notifications_sent"] == 1, "the first CRITICAL notified")
+    eventually(
+        lambda: metrics()["notifications_sent"] == 1,
+        "the first CRITICAL notified",
+        NOTIFIED_WITHIN_SECONDS,
+    )
 
     assert post_log(http, tenant.ingest, SAMPLE_REQUEST).status_code == 201
-    eventually(lambda: notification_queue_drained(stack_aws), "the second CRITICAL handled")
+    eventually(
+        lambda: notification_queue_drained(stack_aws),
+        "the second CRITICAL handled",
+        NOTIFIED_WITHIN_SECONDS,
+    )
     assert metrics() == {"logs_processed": 2, "notifications_sent": 1}
 
 

@@ -9,7 +9,7 @@ receivers are real HTTP servers on loopback.
 import hashlib
 import hmac
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -18,6 +18,7 @@ import requests
 from loopback_receiver import LoopbackReceiver, Received
 
 from local_stack import LocalStackProcess
+from tests.support.polling import eventually
 
 WEBHOOK_SECRET = "whsec_integration_0123456789"  # noqa: S105 - test values
 SUBSCRIPTION_SECRET = "subsec_integration_0123456789"  # noqa: S105
@@ -73,17 +74,6 @@ def sqs(fast_stack: LocalStackProcess) -> Any:
         "sqs", endpoint_url=fast_stack.endpoint_url, region_name="us-east-1",
         aws_access_key_id="testing", aws_secret_access_key="testing",  # noqa: S106
     )  # fmt: skip
-
-
-def eventually(check: Callable[[], Any], timeout: float = 30, every: float = 0.2) -> Any:
-    """The first truthy result of `check`, or AssertionError after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"still {result!r} after {timeout} s"
-        time.sleep(every)
 
 
 def signed_correctly(request: Received, secret: str) -> bool:

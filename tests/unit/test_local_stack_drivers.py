@@ -28,6 +28,7 @@ from local_stack.drivers import (
 )
 from local_stack.stack import LOCAL_PARAMETERS, load_template
 from local_stack.template import TemplateError
+from tests.support.polling import eventually
 
 TEMPLATE = """
 Transform: AWS::Serverless-2016-10-31
@@ -223,11 +224,7 @@ def records(stack: LocalStackProcess, name: str) -> list[dict]:
 
 
 def wait_for(condition, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-    return result
+    return eventually(condition, timeout=timeout, every=0.05)
 
 
 def aws(stack, service):
